@@ -1,0 +1,36 @@
+"""Vigil dashboard entry point: ``streamlit run app.py``.
+
+Builds the shared context, finds out who is signed in, and offers exactly the pages that
+user's roles allow (ui/nav.py). Nothing else happens here.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Vigil", page_icon=":material/monitor_heart:", layout="wide")
+
+from core.errors import ConfigError  # noqa: E402
+from ui.auth import current_user, remember_user  # noqa: E402
+from ui.components import sidebar_user  # noqa: E402
+from ui.context import get_context  # noqa: E402
+from ui.nav import navigation  # noqa: E402
+
+try:
+    ctx = get_context()
+except ConfigError as exc:
+    st.error(f"Vigil cannot start: the configuration is invalid.\n\n{exc}", icon=":material/error:")
+    st.stop()
+except Exception as exc:  # database unreachable, migrations failed, ...
+    st.error(f"Vigil cannot start: {type(exc).__name__}: {exc}", icon=":material/error:")
+    st.stop()
+
+try:
+    user = current_user(ctx)
+except Exception as exc:  # the identity store did not answer
+    st.error(f"Sign-in is unavailable: {type(exc).__name__}: {exc}", icon=":material/error:")
+    st.stop()
+
+remember_user(user)
+page = navigation(ctx, user)
+if user is not None:
+    sidebar_user(ctx, user)
+page.run()

@@ -1,0 +1,284 @@
+"""The tamper-evident audit log: an append-only SHA-256 hash chain in table ``audit_log``.
+
+Entry hash (one link of the chain)::
+
+    hash = SHA-256( canonical_json({seq, ts, actor, action, resource, outcome, reason,
+                                    details, source, client_addr, prev_hash}) )
+
+where ``canonical_json`` is ``json.dumps(..., sort_keys=True, separators=(",", ":"),
+ensure_ascii=False)`` encoded as UTF-8, ``details`` is itself the stored canonical JSON *text*
+and the first entry's ``prev_hash`` is 64 zeros (:data:`GENESIS`). Because ``seq`` and
+``prev_hash`` are hashed, an edited, deleted, inserted or reordered entry breaks the chain at
+the first affected ``seq`` (the scheme of RFC 6962-style append-only logs, without a tree).
+
+Writers are serialised so the chain never forks: on SQLite the append transaction starts with
+``BEGIN IMMEDIATE`` (execution option ``sqlite_immediate``, see core.db), on PostgreSQL it
+takes ``pg_advisory_xact_lock(AUDIT_LOCK_KEY)`` before reading the head. Database triggers
+(migration 0001) refuse UPDATE and DELETE. Truncating the tail is only detectable against a
+head hash recorded elsewhere: ``verify`` prints it for that purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, text
+
+from core.actor import Actor
+from core.errors import InvalidInput
+from governance.tables import AuditEntry
+
+GENESIS = "0" * 64
+OUTCOMES = ("success", "denied", "failed")
+SOURCES = ("ui", "job", "cli")
+AUDIT_LOCK_KEY = 0x5649_4749_4C41  # "VIGILA": the advisory lock that serialises PostgreSQL writers
+FIELDS = ("seq", "ts", "actor", "action", "resource", "outcome", "reason", "details", "source",
+          "client_addr", "prev_hash", "hash")
+_COLUMNS = ", ".join(FIELDS)
+
+_encode = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, compact separators, UTF-8 text: the one serialisation that is hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def utc_ts(moment: datetime | None = None) -> str:
+    """ISO-8601 UTC with microseconds, e.g. ``2026-11-22T01:55:00.123456Z`` (sorts as text)."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(seq: int, ts: str, actor: str, action: str, resource: str, outcome: str, reason: str,
+               details: str, source: str, client_addr: str | None, prev_hash: str) -> str:
+    """SHA-256 hex of the entry's canonical JSON (keys in sorted order, written out by hand).
+
+    Equal, byte for byte, to ``canonical_json`` of the dict of these fields (a unit test checks
+    it); building the string directly is what lets ``verify`` check a million entries quickly.
+    """
+    e = _encode
+    addr = "null" if client_addr is None else e(client_addr)
+    doc = (f'{{"action":{e(action)},"actor":{e(actor)},"client_addr":{addr},'
+           f'"details":{e(details)},"outcome":{e(outcome)},"prev_hash":{e(prev_hash)},'
+           f'"reason":{e(reason)},"resource":{e(resource)},"seq":{int(seq)},'
+           f'"source":{e(source)},"ts":{e(ts)}}}')
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    ts: str
+    actor: str
+    action: str
+    resource: str
+    outcome: str
+    reason: str
+    details: dict[str, Any]
+    source: str
+    client_addr: str | None
+    prev_hash: str
+    hash: str
+
+    def to_row(self) -> dict[str, Any]:
+        """Flat values for CSV/JSONL export (details as canonical JSON text)."""
+        row = {name: getattr(self, name) for name in FIELDS}
+        row["details"] = canonical_json(self.details)
+        return row
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    count: int
+    head: str
+    broken_seq: int | None = None
+    problem: str = ""
+
+    def line(self) -> str:
+        if self.ok:
+            return f"OK {self.count} entries head={self.head}"
+        return f"BROKEN at seq {self.broken_seq}: {self.problem}"
+
+
+def _record(row: Any) -> AuditRecord:
+    values = dict(zip(FIELDS, row, strict=True))
+    try:
+        values["details"] = json.loads(values["details"] or "{}")
+    except ValueError:
+        values["details"] = {"_unparseable": values["details"]}
+    return AuditRecord(**values)
+
+
+class AuditLog:
+    """Repository of the audit chain: ``append``, ``query``, ``verify``."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- writing -----------------------------------------------------------------------------
+    def append(self, actor: Actor | str, action: str, resource: str = "*", outcome: str = "success",
+               reason: str = "", details: Mapping[str, Any] | None = None) -> AuditRecord:
+        """Append one entry at the head of the chain, serialised against every other writer."""
+        if isinstance(actor, str):
+            actor = Actor(actor, "job")
+        if outcome not in OUTCOMES:
+            raise InvalidInput(f"audit outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+        if actor.source not in SOURCES:
+            raise InvalidInput(f"audit source must be one of {', '.join(SOURCES)}, got {actor.source!r}")
+        if not action:
+            raise InvalidInput("audit action must not be empty")
+        try:
+            details_text = canonical_json(dict(details or {}))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"audit details must be JSON-serialisable: {exc}") from None
+        fields = {
+            "ts": utc_ts(), "actor": actor.username[:128], "action": action[:64],
+            "resource": (resource or "*")[:256], "outcome": outcome, "reason": reason or "",
+            "details": details_text, "source": actor.source,
+            "client_addr": actor.client_addr[:128] if actor.client_addr else None,
+        }
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as conn:
+            if sqlite:
+                conn = conn.execution_options(sqlite_immediate=True)
+            else:
+                # READ COMMITTED: the head read after the lock sees the previous holder's commit
+                conn = conn.execution_options(isolation_level="READ COMMITTED")
+            with conn.begin():
+                if not sqlite:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+                head = conn.execute(
+                    select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+                ).first()
+                seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+                # the timestamp is taken inside the lock so that ts never decreases along seq
+                fields["ts"] = utc_ts()
+                digest = entry_hash(seq=seq, prev_hash=prev, **fields)
+                conn.execute(insert(AuditEntry).values(seq=seq, prev_hash=prev, hash=digest, **fields))
+        return AuditRecord(seq=seq, prev_hash=prev, hash=digest, **{**fields, "details": dict(details or {})})
+
+    # -- reading -----------------------------------------------------------------------------
+    def query(self, *, since: datetime | str | None = None, until: datetime | str | None = None,
+              actor: str | None = None, action: str | None = None, outcome: str | None = None,
+              resource: str | None = None, limit: int | None = None, newest_first: bool = False,
+              ) -> list[AuditRecord]:
+        """Entries matching every given filter (``action`` ending in ``.*`` matches a prefix)."""
+        stmt = select(*[getattr(AuditEntry, f) for f in FIELDS])
+        if since is not None:
+            stmt = stmt.where(AuditEntry.ts >= (since if isinstance(since, str) else utc_ts(since)))
+        if until is not None:
+            stmt = stmt.where(AuditEntry.ts < (until if isinstance(until, str) else utc_ts(until)))
+        if actor:
+            stmt = stmt.where(AuditEntry.actor == actor)
+        if action:
+            if action.endswith(".*"):
+                stmt = stmt.where(AuditEntry.action.startswith(action[:-1]))
+            else:
+                stmt = stmt.where(AuditEntry.action == action)
+        if outcome:
+            if outcome not in OUTCOMES:
+                raise InvalidInput(f"outcome filter must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+            stmt = stmt.where(AuditEntry.outcome == outcome)
+        if resource:
+            stmt = stmt.where(AuditEntry.resource == resource)
+        stmt = stmt.order_by(AuditEntry.seq.desc() if newest_first else AuditEntry.seq)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            return [_record(row) for row in conn.execute(stmt)]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(AuditEntry)).scalar_one())
+
+    def head(self) -> AuditRecord | None:
+        rows = self.query(limit=1, newest_first=True)
+        return rows[0] if rows else None
+
+    # -- verification ------------------------------------------------------------------------
+    def _rows(self, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Stream raw rows in seq order: a plain DBAPI cursor, or a server-side one on PostgreSQL."""
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            sql = f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq"
+            if self.engine.dialect.name == "postgresql":
+                cursor = driver.cursor(name="vigil_audit_verify")  # type: ignore[union-attr]
+                cursor.itersize = batch_size
+            else:
+                cursor = driver.cursor()  # type: ignore[union-attr]
+            cursor.execute(sql)
+            while True:
+                batch = cursor.fetchmany(batch_size)
+                if not batch:
+                    break
+                yield batch
+            cursor.close()
+        finally:
+            try:
+                raw.rollback()
+            finally:
+                raw.close()
+
+    def verify(self, *, batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
+               workers: int = 1) -> VerifyReport:
+        """Recompute the chain from the genesis and report the first broken link.
+
+        Rules and the parallel scheme: see governance.audit_verify. With ``workers`` > 1 a SQLite
+        file of at least 200,000 entries is checked by that many forked processes (the CLI does
+        this; a multi-threaded server should keep the default single streaming pass).
+        """
+        from governance.audit_verify import check_rows, verify_sqlite_parallel
+
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and workers > 1 and database and database != ":memory:":
+            report = verify_sqlite_parallel(database, workers=workers, batch_size=batch_size,
+                                            progress=progress)
+            if report is not None:
+                return report
+        expected, prev, problem = check_rows(self._rows(batch_size), 1, GENESIS, progress)
+        if problem is not None:
+            return VerifyReport(False, problem[0] - 1, prev, problem[0], problem[1])
+        return VerifyReport(True, expected - 1, prev)
+
+
+# -- services (permission-checked) -----------------------------------------------------------
+def read_audit(ctx: Any, actor: Actor, /, **filters: Any) -> list[AuditRecord]:
+    """Entries matching ``filters`` (see :meth:`AuditLog.query`); needs ``audit.read``."""
+    from governance.rbac import require
+
+    require(ctx, actor, "audit.read", "*")
+    return ctx.audit.query(**filters)
+
+
+def export_audit(ctx: Any, actor: Actor, fmt: str, /, **filters: Any) -> bytes:
+    """CSV or JSONL bytes of the matching entries; needs ``audit.export`` and is itself audited."""
+    import csv
+    import io
+
+    from governance.rbac import require
+
+    if fmt not in ("csv", "jsonl"):
+        raise InvalidInput(f"export format must be csv or jsonl, got {fmt!r}")
+    require(ctx, actor, "audit.export", "*")
+    records = ctx.audit.query(**filters)
+    if fmt == "jsonl":
+        data = "".join(canonical_json(r.to_row()) + "\n" for r in records).encode("utf-8")
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(FIELDS), lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: ("" if v is None else v) for k, v in record.to_row().items()})
+        data = buffer.getvalue().encode("utf-8")
+    shown = {k: (v if isinstance(v, str | int | None) else str(v)) for k, v in filters.items()}
+    ctx.audit.append(actor, "audit.export", "audit_log", "success",
+                     details={"format": fmt, "filters": shown, "rows": len(records), "bytes": len(data)})
+    return data

@@ -1,0 +1,287 @@
+"""Accounts and sign-in: argon2id password hashes, lockout, hashed expiring sessions.
+
+- Passwords are hashed with argon2id, m=19 MiB, t=2, p=1: the OWASP Password Storage Cheat
+  Sheet's first recommended setting (about 0.1 s per hash on a small server, where argon2-cffi's
+  default RFC 9106 profile, m=64 MiB, t=3, p=4, takes about 0.5-0.9 s on two shared cores).
+  Hashes made with other parameters still verify and are upgraded at the next sign-in.
+- ``settings.lockout_threshold`` consecutive failures lock the account for
+  ``settings.lockout_minutes``; a success resets the count.
+- Unknown user, wrong password, locked, disabled, service and (outside demo mode) demo
+  accounts all get the same message, :data:`SIGN_IN_FAILED`, and cost about the same work
+  (a dummy hash is verified when there is no real one). The audit entry records the real reason.
+- Sessions: a random bearer token goes to the client; only its SHA-256 is stored, with an
+  expiry of ``settings.session_ttl_minutes``; ``sign_out`` revokes it.
+- ``external_sign_in`` accepts identities vouched for by OIDC (``st.login``) or a trusted proxy
+  header, only in the matching ``settings.auth_mode``; a new user gets no grants.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select, update
+
+from core.actor import Actor, Source
+from core.db import session_scope
+from core.errors import AuthenticationError, Conflict, InvalidInput, NotFound
+from governance.rbac import Action, aware, require, utcnow
+from governance.tables import SignInSession, User
+
+SIGN_IN_FAILED = "Invalid username or password."
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+EXTERNAL_USERNAME_RE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,128}$")  # e-mail addresses, IdP subjects
+MIN_PASSWORD_LENGTH = 8
+
+_hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when there is no real one (same cost, built on first use)."""
+    return _hasher.hash("vigil-dummy-password-for-timing")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    username: str
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class UserView:
+    username: str
+    display_name: str
+    auth_source: str
+    is_demo: bool
+    is_service: bool
+    is_active: bool
+    has_password: bool
+    locked_until: datetime | None
+    created_at: datetime
+    last_sign_in_at: datetime | None
+
+
+def _view(u: User) -> UserView:
+    return UserView(u.username, u.display_name, u.auth_source, bool(u.is_demo), bool(u.is_service),
+                    bool(u.is_active), u.password_hash is not None, aware(u.locked_until),
+                    aware(u.created_at), aware(u.last_sign_in_at))  # type: ignore[arg-type]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _check_username(username: str, pattern: re.Pattern[str] = USERNAME_RE) -> None:
+    if not pattern.match(username or ""):
+        raise InvalidInput(f"username {username!r} is not valid: use 1-128 letters, digits and . _ @ + - "
+                           "(starting with a letter or digit)")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def insert_user(session: Any, username: str, password: str | None = None, *, display_name: str = "",
+                is_demo: bool = False, is_service: bool = False, auth_source: str = "local") -> User:
+    """Store a new user without permission checks (bootstrap, demo set-up, external sign-in)."""
+    _check_username(username, USERNAME_RE if auth_source == "local" else EXTERNAL_USERNAME_RE)
+    if is_service and password is not None:
+        raise InvalidInput("service accounts have no password (they cannot sign in interactively)")
+    if auth_source == "local" and not is_service:
+        if password is None:
+            raise InvalidInput(f"user {username!r} needs a password (or create it as a service account)")
+        _check_password(password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} already exists")
+    row = User(username=username, display_name=display_name or "", auth_source=auth_source,
+               password_hash=hash_password(password) if password is not None else None,
+               is_demo=is_demo, is_service=is_service, is_active=True, failed_attempts=0,
+               created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def create_user(ctx: Any, actor: Actor, username: str, password: str | None = None, *,
+                display_name: str = "", is_demo: bool = False, is_service: bool = False) -> UserView:
+    """Create a local (or service) account; needs access.manage. The user has no grants yet."""
+    require(ctx, actor, Action.ACCESS_MANAGE, "*")
+    with session_scope(ctx.engine) as session:
+        view = _view(insert_user(session, username, password, display_name=display_name,
+                                 is_demo=is_demo, is_service=is_service))
+    ctx.audit.append(actor, "user.create", f"user:{username}", "success",
+                     details={"is_demo": is_demo, "is_service": is_service, "display_name": display_name})
+    return view
+
+
+def set_password(ctx: Any, actor: Actor, username: str, password: str) -> None:
+    """Set a new password and clear any lockout; needs access.manage."""
+    require(ctx, actor, Action.ACCESS_MANAGE, "*")
+    _check_password(password)
+    with session_scope(ctx.engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"user {username!r} does not exist")
+        if user.is_service:
+            raise InvalidInput(f"{username!r} is a service account and cannot have a password")
+        user.password_hash = hash_password(password)
+        user.failed_attempts, user.locked_until = 0, None
+    ctx.audit.append(actor, "user.set_password", f"user:{username}", "success")
+
+
+def get_user(ctx: Any, username: str) -> UserView | None:
+    with session_scope(ctx.engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        return _view(user) if user is not None else None
+
+
+def list_users(ctx: Any, actor: Actor) -> list[UserView]:
+    """Every account, by name; needs access.manage."""
+    require(ctx, actor, Action.ACCESS_MANAGE, "*")
+    with session_scope(ctx.engine) as session:
+        return [_view(u) for u in session.scalars(select(User).order_by(User.username))]
+
+
+def _fail(ctx: Any, actor: Actor, reason: str, details: dict[str, Any] | None = None) -> None:
+    ctx.audit.append(actor, "auth.sign_in", f"user:{actor.username}", "failed", reason=reason,
+                     details=details)
+    raise AuthenticationError(SIGN_IN_FAILED)
+
+
+def _new_session(ctx: Any, session: Any, username: str, client_addr: str | None) -> SignedIn:
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(minutes=ctx.settings.session_ttl_minutes)
+    session.add(SignInSession(token_hash=token_hash(token), username=username, created_at=now,
+                              expires_at=expires, client_addr=client_addr))
+    return SignedIn(username=username, token=token, expires_at=expires)
+
+
+def authenticate(ctx: Any, username: str, password: str, *, client_addr: str | None = None,
+                 source: Source = "ui") -> SignedIn:
+    """Check a local password and open a session; every outcome is audited."""
+    actor = Actor((username or "")[:128], source, client_addr)
+    now = utcnow()
+    settings = ctx.settings
+    with session_scope(ctx.engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        refusal = None
+        if user is None:
+            refusal = "unknown user"
+        elif user.is_service or user.password_hash is None:
+            refusal = "account has no password (service or external account)"
+        elif not user.is_active:
+            refusal = "account disabled"
+        elif user.locked_until is not None and aware(user.locked_until) > now:  # type: ignore[operator]
+            until = aware(user.locked_until)
+            refusal = f"account locked until {until.isoformat()}"  # type: ignore[union-attr]
+        elif user.is_demo and not settings.demo_mode:
+            refusal = "demo account while demo mode is off"
+        if refusal is not None:
+            try:  # the same argon2 work as a real check, so timing does not reveal the reason
+                _hasher.verify(_dummy_hash(), password or "")
+            except VerificationError:
+                pass
+            session.rollback()
+            _fail(ctx, actor, refusal)
+        assert user is not None and user.password_hash is not None
+        try:
+            _hasher.verify(user.password_hash, password or "")
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            failures = (user.failed_attempts or 0) + 1
+            locked = failures >= settings.lockout_threshold
+            until = now + timedelta(minutes=settings.lockout_minutes) if locked else user.locked_until
+            session.execute(update(User).where(User.id == user.id).values(
+                failed_attempts=0 if locked else User.failed_attempts + 1, locked_until=until))
+            session.commit()
+            reason = "wrong password"
+            if locked:
+                reason += f"; account locked for {settings.lockout_minutes} min"
+            _fail(ctx, actor, reason, {"consecutive_failures": failures})
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.failed_attempts, user.locked_until, user.last_sign_in_at = 0, None, now
+        signed = _new_session(ctx, session, user.username, client_addr)
+    ctx.audit.append(actor, "auth.sign_in", f"user:{username}", "success",
+                     details={"via": "password", "expires_at": signed.expires_at.isoformat()})
+    return signed
+
+
+def external_sign_in(ctx: Any, username: str, *, via: Literal["oidc", "proxy"],
+                     client_addr: str | None = None, display_name: str = "") -> SignedIn:
+    """Sign in an identity vouched for by OIDC or a trusted proxy; creates it (with no grants)."""
+    actor = Actor((username or "")[:128], "ui", client_addr)
+    if via not in ("oidc", "proxy"):
+        raise InvalidInput(f"via must be 'oidc' or 'proxy', got {via!r}")
+    if ctx.settings.auth_mode != via:
+        _fail(ctx, actor, f"{via} sign-in while VIGIL_AUTH_MODE={ctx.settings.auth_mode}")
+    if not EXTERNAL_USERNAME_RE.match(username or ""):
+        _fail(ctx, actor, "name from the identity provider is empty, too long or has spaces")
+    created = False
+    with session_scope(ctx.engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = insert_user(session, username, None, display_name=display_name, auth_source=via)
+            created = True
+        refusal = None
+        if user.is_service:
+            refusal = "service account"
+        elif not user.is_active:
+            refusal = "account disabled"
+        elif user.is_demo and not ctx.settings.demo_mode:
+            refusal = "demo account while demo mode is off"
+        if refusal is None:
+            user.last_sign_in_at = utcnow()
+            signed = _new_session(ctx, session, user.username, client_addr)
+    if created:
+        ctx.audit.append(actor, "user.create", f"user:{username}", "success",
+                         details={"auth_source": via, "grants": 0})
+    if refusal is not None:
+        _fail(ctx, actor, refusal, {"via": via})
+    ctx.audit.append(actor, "auth.sign_in", f"user:{username}", "success",
+                     details={"via": via, "expires_at": signed.expires_at.isoformat()})
+    return signed
+
+
+def resolve_session(ctx: Any, token: str | None) -> str | None:
+    """The username of a live session (not expired, not revoked, user still allowed), else None."""
+    if not token:
+        return None
+    now = utcnow()
+    with session_scope(ctx.engine) as session:
+        row = session.scalar(select(SignInSession).where(SignInSession.token_hash == token_hash(token)))
+        if row is None or row.revoked_at is not None:
+            return None
+        if aware(row.expires_at) <= now:  # type: ignore[operator]
+            return None
+        user = session.scalar(select(User).where(User.username == row.username))
+        if user is None or not user.is_active or (user.is_demo and not ctx.settings.demo_mode):
+            return None
+        return row.username
+
+
+def sign_out(ctx: Any, token: str | None, *, client_addr: str | None = None) -> None:
+    """Revoke the session of ``token`` (no-op for an unknown or already revoked token); audited."""
+    if not token:
+        return
+    with session_scope(ctx.engine) as session:
+        row = session.scalar(select(SignInSession).where(SignInSession.token_hash == token_hash(token)))
+        if row is None or row.revoked_at is not None:
+            return
+        row.revoked_at = utcnow()
+        username = row.username
+    ctx.audit.append(Actor(username, "ui", client_addr), "auth.sign_out", f"user:{username}", "success")

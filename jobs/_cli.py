@@ -1,0 +1,77 @@
+"""Shared helper for job entry points: logging, exit codes, clear errors instead of tracebacks.
+
+Exit codes (cron and CI rely on them):
+    0 success, 1 failure (including a broken audit chain), 2 usage or configuration error,
+    3 drift found with --fail-on-drift, 4 permission denied, 5 a dependency is unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from core.errors import (
+    AuthenticationError,
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    VigilError,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DRIFT = 3
+EXIT_DENIED = 4
+EXIT_UNAVAILABLE = 5
+
+log = logging.getLogger("vigil.jobs")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:  # migrations at start-up would otherwise print ~10 INFO lines per command
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"python -m jobs.{prog}", description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    return p
+
+
+def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Run ``main`` and turn project errors into one line on stderr and an exit code."""
+    try:
+        return main(argv)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (InvalidInput, NotFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (PermissionDenied, AuthenticationError) as exc:
+        print(f"permission denied: {exc}", file=sys.stderr)
+        return EXIT_DENIED
+    except ServiceUnavailable as exc:
+        print(f"unavailable: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except Conflict as exc:
+        print(f"conflict: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except VigilError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,140 @@
+"""Manage accounts and role grants from the command line.
+
+Examples:
+    python -m jobs.access bootstrap-admin alice --password-stdin < pw.txt   # first admin only
+    python -m jobs.access create-user --as alice bob                        # prompts for a password
+    python -m jobs.access create-user --as alice ci-bot --service           # no password
+    python -m jobs.access grant --as alice bob operator --scope diabetes --reason "on call" \\
+        --expires-at 2027-01-01T00:00:00Z
+    python -m jobs.access revoke --as alice 7 --reason "left the team"
+    python -m jobs.access list-users --as alice
+    python -m jobs.access list-grants --as alice [--user bob] [--all]
+
+Every change is checked against alice's grants (access.manage) and written to the audit log
+with source "cli". Exit codes: 0 ok, 2 bad input, 4 permission denied, 1 other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from core.actor import Actor
+from core.errors import InvalidInput
+from jobs._cli import EXIT_OK, parser, run_main, setup_logging
+
+
+def _when(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO-8601 time: {value!r} (e.g. 2027-01-01T00:00:00Z)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_password(args: argparse.Namespace) -> str:
+    """One line from stdin with --password-stdin, else an interactive prompt (typed twice)."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidInput("--password-stdin: no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise InvalidInput("no terminal to prompt for a password: pass it with --password-stdin")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise InvalidInput("the two passwords differ")
+    return first
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = parser("access", __doc__ or "")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help_text: str, acting: bool = True) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_text, description=help_text)
+        if acting:
+            c.add_argument("--as", dest="as_user", required=True, metavar="USER", help="the acting user")
+        return c
+
+    c = cmd("bootstrap-admin", "create the first admin (only while no active admin exists)", acting=False)
+    c.add_argument("username")
+    c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    c = cmd("create-user", "create a local account (or a service account with --service)")
+    c.add_argument("username")
+    c.add_argument("--display-name", default="")
+    c.add_argument("--service", action="store_true", help="service account: no password, no sign-in")
+    c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    c = cmd("set-password", "set a user's password (also clears a lockout)")
+    c.add_argument("username")
+    c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    c = cmd("grant", "grant a role on a model (or on every model with --scope '*')")
+    c.add_argument("username")
+    c.add_argument("role", help="viewer, operator, reviewer, auditor or admin")
+    c.add_argument("--scope", default="*", help="a configured model name, or * (default)")
+    c.add_argument("--reason", required=True, help="why the access is needed (recorded)")
+    c.add_argument("--valid-from", type=_when, default=None, help="ISO-8601 start (default now)")
+    c.add_argument("--expires-at", type=_when, default=None, help="ISO-8601 end (default never)")
+    c = cmd("revoke", "revoke a grant now")
+    c.add_argument("grant_id", type=int)
+    c.add_argument("--reason", required=True)
+    cmd("list-users", "list accounts")
+    c = cmd("list-grants", "list grants (active and pending unless --all)")
+    c.add_argument("--user", default=None)
+    c.add_argument("--all", action="store_true", help="include expired and revoked grants")
+    return p
+
+
+def _t(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    from core.context import AppContext
+    from governance import access, identity, rbac
+
+    ctx = AppContext.create()
+    actor = Actor(args.as_user, "cli") if getattr(args, "as_user", None) else None
+    if args.command == "bootstrap-admin":
+        access.bootstrap_admin(ctx, args.username, read_password(args))
+        print(f"admin {args.username} created with role admin on *")
+    elif args.command == "create-user":
+        password = None if args.service else read_password(args)
+        user = identity.create_user(ctx, actor, args.username, password, display_name=args.display_name,
+                                    is_service=args.service)
+        kind = "service account" if user.is_service else "user"
+        print(f"{kind} {user.username} created (no roles yet: use grant)")
+    elif args.command == "set-password":
+        identity.set_password(ctx, actor, args.username, read_password(args))
+        print(f"password of {args.username} set")
+    elif args.command == "grant":
+        g = rbac.grant(ctx, actor, args.username, args.role, args.scope, reason=args.reason,
+                       valid_from=args.valid_from, expires_at=args.expires_at)
+        print(f"grant {g.id}: {g.username} is {g.role} on {g.scope} from {_t(g.valid_from)} "
+              f"until {_t(g.expires_at)}")
+    elif args.command == "revoke":
+        g = rbac.revoke(ctx, actor, args.grant_id, reason=args.reason)
+        print(f"grant {g.id} ({g.username} {g.role} on {g.scope}) revoked")
+    elif args.command == "list-users":
+        print(f"{'username':<24} {'kind':<8} {'source':<6} {'locked until':<20} display name")
+        for u in identity.list_users(ctx, actor):
+            kind = "service" if u.is_service else "demo" if u.is_demo else "user"
+            print(f"{u.username:<24} {kind:<8} {u.auth_source:<6} {_t(u.locked_until):<20} {u.display_name}")
+    elif args.command == "list-grants":
+        now = rbac.utcnow()
+        print(f"{'id':>5} {'user':<20} {'role':<9} {'scope':<16} {'status':<8} {'from':<20} "
+              f"{'until':<20} granted_by: reason")
+        for g in rbac.list_grants(ctx, actor, args.user, include_inactive=args.all):
+            print(f"{g.id:>5} {g.username:<20} {g.role:<9} {g.scope:<16} {g.status(now):<8} "
+                  f"{_t(g.valid_from):<20} {_t(g.expires_at):<20} {g.granted_by}: {g.reason}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,92 @@
+"""Check, export and read the tamper-evident audit log.
+
+    python -m jobs.audit verify            # exit 0: last line "OK <n> entries head=<hash>"
+                                           # exit 1: last line "BROKEN at seq <n>: <what is wrong>"
+    python -m jobs.audit export --as auditor --format jsonl --out audit.jsonl [--since 2026-11-01]
+    python -m jobs.audit tail --as auditor -n 20
+
+``verify`` recomputes the whole SHA-256 chain (progress on stderr); schedule it daily and keep
+the printed head hash somewhere else: a later verify must reach the same entry with it.
+``export`` needs audit.export (and is itself audited); ``tail`` needs audit.read.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from core.actor import Actor
+from jobs._cli import EXIT_FAILED, EXIT_OK, parser, run_main, setup_logging
+
+
+def build_parser():  # type: ignore[no-untyped-def]
+    p = parser("audit", __doc__ or "")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    v = sub.add_parser("verify", help="recompute the hash chain and report the first broken entry")
+    v.add_argument("--batch-size", type=int, default=20_000, help="rows fetched per round trip")
+    v.add_argument("--workers", type=int, default=None,
+                   help="processes for a large SQLite log (default: one per core, at most 4)")
+    v.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    for name, help_text in (("export", "write entries as CSV or JSON lines (audited)"),
+                            ("tail", "print the newest entries")):
+        c = sub.add_parser(name, help=help_text, description=help_text)
+        c.add_argument("--as", dest="as_user", required=True, metavar="USER", help="the acting user")
+        c.add_argument("--since", default=None, help="ISO-8601 UTC lower bound on ts (inclusive)")
+        c.add_argument("--until", default=None, help="ISO-8601 UTC upper bound on ts (exclusive)")
+        c.add_argument("--actor", default=None)
+        c.add_argument("--action", default=None, help="an action, or a prefix like 'auth.*'")
+        c.add_argument("--outcome", default=None, choices=["success", "denied", "failed"])
+        if name == "export":
+            c.add_argument("--format", required=True, choices=["csv", "jsonl"])
+            c.add_argument("--out", default=None, help="file to write (default: standard output)")
+        else:
+            c.add_argument("-n", type=int, default=20, help="how many entries (default 20)")
+    return p
+
+
+def _filters(args) -> dict:  # type: ignore[no-untyped-def]
+    keys = ("since", "until", "actor", "action", "outcome")
+    return {k: getattr(args, k) for k in keys if getattr(args, k)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    from core.context import AppContext
+    from governance.audit import export_audit, read_audit
+
+    ctx = AppContext.create()
+    if args.command == "verify":
+        def progress(n: int) -> None:
+            if not args.quiet and n % 100_000 < args.batch_size:
+                print(f"verified {n} entries...", file=sys.stderr, flush=True)
+
+        from governance.audit_verify import default_workers
+
+        workers = default_workers() if args.workers is None else max(1, args.workers)
+        report = ctx.audit.verify(batch_size=max(100, args.batch_size), progress=progress, workers=workers)
+        print(report.line())
+        return EXIT_OK if report.ok else EXIT_FAILED
+    actor = Actor(args.as_user, "cli")
+    if args.command == "export":
+        data = export_audit(ctx, actor, args.format, **_filters(args))
+        if args.out:
+            from core.artifacts import atomic_write_bytes
+            from pathlib import Path
+
+            atomic_write_bytes(Path(args.out), data)
+            print(f"wrote {args.out} ({len(data)} bytes)", file=sys.stderr)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return EXIT_OK
+    records = read_audit(ctx, actor, **_filters(args), limit=max(1, args.n), newest_first=True)
+    for r in reversed(records):
+        where = f"{r.source}@{r.client_addr}" if r.client_addr else r.source
+        reason = f" ({r.reason})" if r.reason else ""
+        print(f"{r.seq:>7} {r.ts} {r.actor} [{where}] {r.action} {r.resource} {r.outcome}{reason}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

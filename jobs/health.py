@@ -1,0 +1,60 @@
+"""Compute each model's health score, store it, export it as Prometheus metrics, notify on change.
+
+    python -m jobs.health [--model NAME] [--at ISO-8601] [--textfile PATH] [--no-notify]
+
+Stores one health snapshot per model (Overview and SLO page read them), writes the metrics
+textfile for node-exporter (``--textfile``, or ``VIGIL_HEALTH_TEXTFILE``; name it ``*.prom``)
+and posts to ``VIGIL_WEBHOOK_URL`` when a model's level changes. A webhook that is down does
+not fail the job: the notification is owed and sent at the next run.
+
+Exit codes: 0 ok, 2 bad arguments, 4 permission denied, 5 a dependency is unavailable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from jobs._cli import EXIT_OK, log, parser, run_main, setup_logging
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser("health", __doc__ or "")
+    p.add_argument("--model", help="only this model (default: every configured model)")
+    p.add_argument("--at", help="evaluation time, ISO-8601 (default: now)")
+    p.add_argument("--textfile", default=os.environ.get("VIGIL_HEALTH_TEXTFILE"),
+                   help="write Prometheus metrics here for node-exporter's textfile collector")
+    p.add_argument("--no-notify", action="store_true", help="do not call the webhook")
+    p.add_argument("--as", dest="as_user", help="act as this user (default: the job user)")
+    args = p.parse_args(argv)
+    setup_logging(args.verbose)
+
+    from core.actor import Actor
+    from core.context import AppContext
+    from jobs.slo import parse_at
+    from monitoring.health.exporter import current_metrics, write_textfile
+    from monitoring.health.service import run_health_check
+
+    ctx = AppContext.create()
+    actor = Actor(args.as_user or ctx.settings.job_user, "cli" if args.as_user else "job")
+    at = parse_at(args.at) if args.at else None
+    models = [ctx.models.get(args.model).name] if args.model else ctx.models.names
+    for model in models:
+        view, outcome = run_health_check(ctx, actor, model, at=at, notify=not args.no_notify)
+        score = "no data" if view.score is None else f"{view.score:.1f}"
+        line = f"{model}: score {score} ({view.level})"
+        if outcome is not None and outcome.changed:
+            line += f"; level changed from {outcome.previous or 'unknown'}"
+            line += ", notified" if outcome.sent else f", not notified ({outcome.error})"
+        print(line)
+        for reason in view.reasons()[:3]:
+            print(f"  - {reason}")
+    if args.textfile:
+        path = write_textfile(args.textfile, current_metrics(ctx))
+        log.info("metrics written to %s", path)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,281 @@
+"""Run the configured jobs on their cron schedules in one long-lived process, serve /metrics.
+
+    python -m jobs.scheduler [--port 9108] [--once [--at ISO-8601]] [--jobs slo,health]
+
+Reads ``schedules`` from the models YAML (job name -> cron expression, UTC) and runs each due
+job as a subprocess ``python -m jobs.<name>``. A job never overlaps itself: when it is still
+running at its next due time, that run is skipped (logged). Different jobs may run side by
+side. Every outcome (exit code, duration) is logged and exported.
+
+``/metrics`` (stdlib http.server in a thread, ``--port`` or ``VIGIL_METRICS_PORT``, bind
+``--host``, default 0.0.0.0) serves the health and SLO gauges from the stored snapshots, the
+last outcome of each job, and the scheduler's own counters. ``/healthz`` answers ``ok``.
+
+SIGTERM or SIGINT stops scheduling, waits up to ``--grace`` seconds for running jobs, then
+terminates them, and exits 0.
+
+``--once`` runs the jobs due at ``--at`` (default: now, to the minute) one after another and
+exits: 0 when all succeeded, 1 when one failed. ``--jobs`` limits either mode to some jobs;
+with ``--once --all`` every listed job runs whatever its schedule.
+
+Other ways to schedule the same jobs (crontab, Kubernetes CronJobs) are in deploy/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, log, parser, run_main, setup_logging
+
+
+@dataclass
+class JobState:
+    name: str
+    cron: str
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    last_exit: int | None = None
+    last_duration: float | None = None
+    last_finished: datetime | None = None
+    runs: dict[str, int] = field(default_factory=lambda: {"success": 0, "failed": 0, "skipped": 0})
+
+
+class Scheduler:
+    def __init__(self, schedules: dict[str, str], *, module_prefix: str = "jobs",
+                 python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+        from croniter import croniter
+
+        self.jobs: dict[str, JobState] = {}
+        for name, expr in schedules.items():
+            if not croniter.is_valid(expr):
+                from core.errors import ConfigError
+
+                raise ConfigError(f"schedules.{name}: {expr!r} is not a cron expression")
+            self.jobs[name] = JobState(name, expr)
+        self.module_prefix = module_prefix
+        self.python = python
+        self.env = env
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+
+    # ---- running ---------------------------------------------------------------------
+    def command(self, name: str) -> list[str]:
+        return [self.python, "-m", f"{self.module_prefix}.{name}"]
+
+    def start(self, job: JobState) -> bool:
+        with self.lock:
+            if job.process is not None and job.process.poll() is None:
+                job.runs["skipped"] += 1
+                log.warning("job %s is still running (pid %s): this run is skipped", job.name, job.process.pid)
+                return False
+            log.info("starting job %s: %s", job.name, " ".join(self.command(job.name)))
+            job.process = subprocess.Popen(self.command(job.name), env=self.env)
+            job.started = time.monotonic()
+            return True
+
+    def reap(self) -> None:
+        with self.lock:
+            for job in self.jobs.values():
+                if job.process is not None and job.process.poll() is not None:
+                    self._finish(job)
+
+    def _finish(self, job: JobState) -> None:
+        assert job.process is not None
+        job.last_exit = job.process.returncode
+        job.last_duration = time.monotonic() - job.started
+        job.last_finished = datetime.now(UTC)
+        outcome = "success" if job.last_exit == 0 else "failed"
+        job.runs[outcome] += 1
+        (log.info if outcome == "success" else log.error)(
+            "job %s finished: exit %s after %.1f s", job.name, job.last_exit, job.last_duration)
+        job.process = None
+
+    def run_blocking(self, job: JobState) -> int:
+        if not self.start(job):
+            return EXIT_FAILED
+        assert job.process is not None
+        job.process.wait()
+        with self.lock:
+            self._finish(job)
+        return job.last_exit or 0
+
+    def due(self, at: datetime) -> list[JobState]:
+        from croniter import croniter
+
+        minute = at.astimezone(UTC).replace(second=0, microsecond=0)
+        return [j for j in self.jobs.values() if croniter.match(j.cron, minute)]
+
+    def next_times(self, after: datetime) -> dict[str, datetime]:
+        from croniter import croniter
+
+        return {j.name: croniter(j.cron, after).get_next(datetime) for j in self.jobs.values()}
+
+    def loop(self, grace: float = 30.0) -> None:
+        now = datetime.now(UTC)
+        upcoming = self.next_times(now)
+        while not self.stop_event.is_set():
+            self.reap()
+            now = datetime.now(UTC)
+            for name, when in list(upcoming.items()):
+                if when <= now:
+                    self.start(self.jobs[name])
+                    upcoming[name] = self.next_times(now)[name]
+            wait = min((w - now).total_seconds() for w in upcoming.values()) if upcoming else 60.0
+            self.stop_event.wait(max(0.2, min(wait, 5.0)))
+        self.shutdown(grace)
+
+    def shutdown(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        for job in self.jobs.values():
+            if job.process is not None and job.process.poll() is None:
+                log.info("waiting for job %s to finish (up to %.0f s)", job.name, grace)
+                try:
+                    job.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log.warning("terminating job %s", job.name)
+                    job.process.terminate()
+                    try:
+                        job.process.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        job.process.kill()
+                        job.process.wait()
+        self.reap()
+
+    # ---- metrics -----------------------------------------------------------------------
+    def metric_samples(self) -> list[tuple[str, str, str, dict[str, Any], float | None]]:
+        out: list[tuple[str, str, str, dict[str, Any], float | None]] = []
+        with self.lock:
+            for job in self.jobs.values():
+                labels = {"job": job.name}
+                out.append(("vigil_scheduler_job_running", "gauge", "1 while the job runs", labels,
+                            1.0 if job.process is not None and job.process.poll() is None else 0.0))
+                out.append(("vigil_scheduler_job_last_exit_code", "gauge", "Exit code of the job's last run",
+                            labels, job.last_exit))
+                out.append(("vigil_scheduler_job_last_duration_seconds", "gauge", "Duration of the last run",
+                            labels, job.last_duration))
+                for outcome, count in job.runs.items():
+                    out.append(("vigil_scheduler_job_runs_total", "counter", "Runs started by the scheduler",
+                                {**labels, "outcome": outcome}, float(count)))
+        return out
+
+
+def serve_metrics(scheduler: Scheduler, host: str, port: int, ctx: Any = None) -> ThreadingHTTPServer:
+    from monitoring.health.exporter import current_metrics, render_metrics
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.startswith("/healthz"):
+                body, status, kind = b"ok\n", 200, "text/plain"
+            elif self.path.startswith("/metrics"):
+                try:
+                    text = (current_metrics(ctx, scheduler.metric_samples()) if ctx is not None
+                            else render_metrics(extra=scheduler.metric_samples()))
+                    body, status = text.encode(), 200
+                except Exception as exc:  # database down: still serve the scheduler's own series
+                    log.warning("metrics from the database failed: %s", exc)
+                    text = render_metrics(extra=scheduler.metric_samples() + [
+                        ("vigil_metrics_database_up", "gauge", "0 when stored results could not be read", {}, 0.0)])
+                    body, status = text.encode(), 200
+                kind = "text/plain; version=0.0.4; charset=utf-8"
+            else:
+                body, status, kind = b"not found\n", 404, "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser("scheduler", __doc__ or "")
+    p.add_argument("--port", type=int, default=int(os.environ.get("VIGIL_METRICS_PORT") or 9108))
+    p.add_argument("--host", default=os.environ.get("VIGIL_METRICS_HOST") or "0.0.0.0")
+    p.add_argument("--once", action="store_true", help="run the jobs due now (or at --at) and exit")
+    p.add_argument("--all", action="store_true", help="with --once: run every (listed) job")
+    p.add_argument("--at", help="with --once: the time whose due jobs run (ISO-8601)")
+    p.add_argument("--jobs", help="comma-separated job names to consider (default: all scheduled)")
+    p.add_argument("--grace", type=float, default=30.0, help="seconds to wait for running jobs on stop")
+    p.add_argument("--module-prefix", default="jobs", help=argparse_suppress())
+    args = p.parse_args(argv)
+    setup_logging(args.verbose)
+
+    from core.config import load_models_config
+    from core.settings import Settings
+    from jobs.slo import parse_at
+
+    settings = Settings.from_env()
+    schedules = dict(load_models_config(settings.config_file).schedules)
+    if args.jobs:
+        wanted = [j.strip() for j in args.jobs.split(",") if j.strip()]
+        unknown = [j for j in wanted if j not in schedules]
+        if unknown:
+            print(f"error: no schedule for {', '.join(unknown)} in {settings.config_file}", file=sys.stderr)
+            return EXIT_USAGE
+        schedules = {k: v for k, v in schedules.items() if k in wanted}
+    scheduler = Scheduler(schedules, module_prefix=args.module_prefix)
+
+    if args.once:
+        at = parse_at(args.at)
+        todo = list(scheduler.jobs.values()) if args.all else scheduler.due(at)
+        if not todo:
+            log.info("no job is due at %s", at.isoformat())
+        worst = EXIT_OK
+        for job in todo:
+            if scheduler.run_blocking(job) != 0:
+                worst = EXIT_FAILED
+        for job in scheduler.jobs.values():
+            if job.last_exit is not None:
+                print(f"{job.name}: exit {job.last_exit} after {job.last_duration:.1f} s")
+        return worst
+
+    from core.context import AppContext
+
+    try:
+        ctx = AppContext.create(settings)
+    except Exception as exc:  # serve the scheduler's own metrics even without a database
+        log.warning("stored results unavailable for /metrics: %s", exc)
+        ctx = None
+    server = serve_metrics(scheduler, args.host, args.port, ctx)
+    log.info("scheduler running %d jobs; metrics on http://%s:%d/metrics", len(scheduler.jobs),
+             args.host, server.server_address[1])
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping", signum)
+        scheduler.stop_event.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        scheduler.loop(args.grace)
+    finally:
+        server.shutdown()
+        server.server_close()
+    log.info("scheduler stopped")
+    return EXIT_OK
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

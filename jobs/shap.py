@@ -1,0 +1,105 @@
+"""SHAP report job: explain a model version on the recent window of logs and archive the report.
+
+    python -m jobs.shap --model breast-cancer                 # the champion, last day
+    python -m jobs.shap --model diabetes --version 2 --window 12h
+    python -m jobs.shap --model breast-cancer --all-versions  # every registered version
+
+Acts as the job user (VIGIL_JOB_USER, needs shap.run) unless --as names a user. Exit codes:
+0 success, 1 failure, 2 usage/configuration error or unknown model/version, 4 permission
+denied, 5 MLflow or the database unavailable.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from jobs._cli import EXIT_OK, log, parser, run_main, setup_logging
+
+
+def build_parser():  # type: ignore[no-untyped-def]
+    p = parser("shap", __doc__ or "")
+    p.add_argument("--model", required=True, help="monitored model name as configured")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--version", help="registered version to explain (default: the champion)")
+    which.add_argument("--all-versions", action="store_true", help="explain every registered version")
+    p.add_argument(
+        "--window", default="1d", help="recent window of logs to explain, e.g. 1d, 12h (default 1d)"
+    )
+    p.add_argument("--background", type=int, default=100, help="background rows from the reference (100)")
+    p.add_argument("--explain", type=int, default=1000, help="rows to explain from the window (1000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the samples (0)")
+    p.add_argument(
+        "--max-evals",
+        type=int,
+        default=500,
+        help="model evaluations per row for the permutation explainer (500)",
+    )
+    p.add_argument("--as", dest="as_user", help="act as this user (source cli) instead of the job user")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+
+    import core  # noqa: F401  (telemetry off before mlflow is imported)
+    from core.actor import Actor
+    from core.context import AppContext
+    from core.runs import record_run
+    from monitoring.explain import service
+
+    ctx = AppContext.create()
+    spec = ctx.models.get(args.model)
+    actor = Actor(args.as_user, "cli") if args.as_user else Actor(ctx.settings.job_user, "job")
+    registry = service.registry_for(ctx)
+    with record_run(ctx.engine, "shap", model=args.model, actor=actor.username) as run:
+        versions: list[str | None] = [args.version]
+        if args.all_versions:
+            versions = [str(v.version) for v in registry.list_versions(spec.registered_model)]
+        done = []
+        for version in versions:
+            view = service.run_shap_report(
+                ctx,
+                actor,
+                args.model,
+                version=version,
+                window=args.window,
+                background=args.background,
+                explain=args.explain,
+                seed=args.seed,
+                max_evals=args.max_evals,
+                registry=registry,
+            )
+            done.append(
+                {
+                    "version": view.version,
+                    "report_id": view.id,
+                    "explainer": view.explainer,
+                    "device": view.device,
+                    "rows": view.explained_rows,
+                    "runtime_s": round(view.runtime_s, 3),
+                    "additivity_ok": view.additivity_ok,
+                    "json_sha256": view.json_sha256,
+                }
+            )
+            log.info(
+                "%s v%s: report %d (%s on %s, %d rows from the %s, %.2f s, additivity %s), top: %s",
+                args.model,
+                view.version,
+                view.id,
+                view.explainer,
+                view.device,
+                view.explained_rows,
+                view.sample_source,
+                view.runtime_s,
+                "ok" if view.additivity_ok else "FAILED",
+                ", ".join(view.top_features(3)),
+            )
+        run.details = {"reports": done}
+        run.message = f"{len(done)} SHAP report{'s' if len(done) != 1 else ''}"
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,28 @@
+"""Alembic environment: uses the engine handed over by core.db.migrate, or DATABASE_URL."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from core.db import Base, import_all_tables, make_engine
+from core.settings import Settings
+
+import_all_tables()
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = context.config.attributes.get("connection_engine")
+    if engine is None:
+        engine = make_engine(Settings.from_env().database_url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run with a database URL")
+run_migrations_online()

@@ -1,0 +1,411 @@
+"""Drift statistics: pure functions of arrays and numbers, each a small registered unit.
+
+Every method takes ``(reference, current, settings)`` and returns a frozen result dataclass; its
+default threshold sits beside it in the registry (``METHODS``). No I/O, no clock, no globals
+beyond the read-only registry. scipy is imported lazily so that importing this module is cheap.
+
+Sources of the formulas:
+- KS: two-sample Kolmogorov-Smirnov, D = sup_x |F_ref(x) - F_cur(x)| (Smirnov 1939); the p-value
+  follows ``scipy.stats.ks_2samp`` with default arguments (exact when max(n, m) <= 10,000,
+  otherwise Smirnov's asymptotic ``kstwo.sf(D, round(n*m/(n+m)))``).
+- KS on histograms: the same D computed from the two CDFs at reference quantile knots, with the
+  bound derived in ``ks_from_knot_counts`` (below 1/K for K knot intervals; K = 4096 in profiles).
+- PSI: population stability index, sum((cur - ref) * ln(cur / ref)) over bins (Yurdakul 2018),
+  edges = numpy.unique(numpy.quantile(reference, [1/B, ..., (B-1)/B])), a bin share of 0 -> 1e-4.
+- Chi-square: Pearson's test of homogeneity on the 2 x K table (``scipy.stats.chi2_contingency``,
+  no continuity correction).
+- Wasserstein-1 distance divided by the reference standard deviation; Jensen-Shannon distance
+  (base 2) between binned shares.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.errors import InvalidInput
+
+ZERO_SHARE = 1e-4
+#: Above this many values on either side scipy's ks_2samp (method="auto") is asymptotic.
+SCIPY_EXACT_MAX_N = 10_000
+PSI_MODERATE = 0.1
+PSI_SIGNIFICANT = 0.25
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class KSResult:
+    statistic: float
+    pvalue: float
+    n_reference: int
+    n_current: int
+    method: str  # "exact" | "asymp" (scipy's choice) | "histogram"
+    error_bound: float = 0.0  # bound on |statistic - true D|; 0 when computed from all values
+
+
+@dataclass(frozen=True)
+class PSIResult:
+    value: float
+    reference_shares: tuple[float, ...]
+    current_shares: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ChiSquareResult:
+    statistic: float
+    pvalue: float
+    dof: int
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DistanceResult:
+    value: float
+
+
+# --------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class Method:
+    """A registered drift method: name, which feature kinds it applies to, function, threshold."""
+
+    name: str
+    kinds: tuple[str, ...]
+    func: Callable[[Any, Any, Mapping[str, Any]], Any]
+    default_threshold: float
+    threshold_meaning: str
+    doc: str
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(name: str, kinds: Sequence[str], default_threshold: float, threshold_meaning: str):
+    def deco(func: Callable[[Any, Any, Mapping[str, Any]], Any]):
+        if name in METHODS:
+            raise ValueError(f"drift method {name!r} registered twice")
+        METHODS[name] = Method(name, tuple(kinds), func, default_threshold, threshold_meaning,
+                               (func.__doc__ or "").strip())
+        return func
+    return deco
+
+
+def get_method(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise InvalidInput(f"unknown drift method {name!r}; known: {', '.join(sorted(METHODS))}") from None
+
+
+# --------------------------------------------------------------------------- helpers
+def as_float_array(values: Any, what: str = "values") -> np.ndarray:
+    """Values (numpy, list, pandas Series, pyarrow array) as a 1-D float64 array with NaN for
+    missing; raises InvalidInput naming ``what`` when they are not numeric."""
+    try:
+        if hasattr(values, "type") and hasattr(values, "to_numpy"):  # pyarrow Array / ChunkedArray
+            values = _arrow_numbers(values)
+        elif hasattr(values, "dtype") and hasattr(values, "to_numpy") and values.dtype.kind not in "fiub":
+            values = values.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas nullable / object
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{what} is not numeric ({exc}); list it as categorical") from None
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    return arr
+
+
+_ARROW_NUMPY = {"double": np.float64, "float": np.float32, "int64": np.int64, "int32": np.int32}
+
+
+def _arrow_numbers(values: Any) -> Any:
+    """NumPy view of a null-free numeric Arrow array straight from its data buffer (pyarrow's
+    to_numpy imports pandas, ~0.5 s); anything else goes through to_numpy."""
+    chunks = values.chunks if hasattr(values, "chunks") else [values]
+    dtype = _ARROW_NUMPY.get(str(values.type))
+    if dtype is None or any(c.null_count for c in chunks):
+        return values.to_numpy(zero_copy_only=False)
+    parts = [np.frombuffer(c.buffers()[1], dtype=dtype, count=len(c), offset=c.offset * np.dtype(dtype).itemsize)
+             for c in chunks]
+    if not parts:
+        return np.empty(0, dtype=dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def drop_missing(arr: np.ndarray) -> np.ndarray:
+    mask = np.isnan(arr)
+    return arr[~mask] if mask.any() else arr
+
+
+def severity_from_psi(psi: float | None) -> str:
+    """PSI levels: < 0.1 none, 0.1-0.25 moderate, >= 0.25 significant (None -> none)."""
+    if psi is None or not math.isfinite(psi) or psi < PSI_MODERATE:
+        return "none"
+    return "moderate" if psi < PSI_SIGNIFICANT else "significant"
+
+
+# --------------------------------------------------------------------------- KS
+def ks_pvalue(d: float, n1: int, n2: int) -> tuple[float, float, str]:
+    """(statistic, p-value, method) of a two-sided two-sample KS statistic ``d`` exactly as
+    scipy.stats.ks_2samp(method="auto") finishes: when max(n1, n2) <= 10,000 it tries the exact
+    distribution (and, like scipy, snaps d to the lattice h / lcm(n1, n2)), otherwise or on
+    failure Smirnov's asymptotic kstwo.sf(d, round(n1 n2 / (n1 + n2)))."""
+    from scipy import stats
+
+    how = "asymp"
+    if max(n1, n2) <= SCIPY_EXACT_MAX_N:
+        # scipy's own exact routine, so that p and the snapped statistic are scipy's floats.
+        from scipy.stats._stats_py import _attempt_exact_2kssamp
+
+        success, d, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
+        d = float(d)
+        if success:
+            return d, float(np.clip(prob, 0, 1)), "exact"
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = m * n / (m + n)
+    return d, float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1)), how
+
+
+def ks_statistic_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
+    """Two-sided KS statistic of two sorted, NaN-free, non-empty samples, bit-equal to scipy's.
+
+    With a_i the sorted reference, R_i = #cur <= a_i and L_i = #cur < a_i:
+    D+ = max_i ((i+1)/n1 - R_i/n2): sup(F1 - F2) is reached at a reference point (within a run of
+    ties the last element carries the true count, earlier ones only smaller values);
+    D- = max_i (L_i/n2 - i/n1): sup(F2 - F1) is reached just before a reference jump, i.e. at the
+    largest pooled value below a_i (the first element of a run carries the true count).
+    D = max(D+, D-, 0). Each term is the same count/n difference scipy's ks_2samp evaluates at a
+    pooled data point, so the maximum is the same float. One searchsorted; L_i = R_i except
+    where a current value equals a_i, which is detected and recounted.
+    """
+    n1, n2 = ref_sorted.shape[0], cur_sorted.shape[0]
+    right = np.searchsorted(cur_sorted, ref_sorted, side="right")
+    ranks = np.arange(n1)
+    d_plus = float(np.max((ranks + 1) / n1 - right / n2))
+    left = right
+    pos = right > 0
+    tied = np.zeros(n1, dtype=bool)
+    tied[pos] = cur_sorted[right[pos] - 1] == ref_sorted[pos]
+    if tied.any():
+        left = right.copy()
+        left[tied] = np.searchsorted(cur_sorted, ref_sorted[tied], side="left")
+    d_minus = float(np.max(left / n2 - ranks / n1))
+    return min(max(d_plus, d_minus, 0.0), 1.0)
+
+
+def ks_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSResult:
+    """KS from two sorted, NaN-free samples; equal to scipy.stats.ks_2samp (default arguments):
+    the statistic from ``ks_statistic_sorted``, the p-value from ``ks_pvalue``."""
+    n1, n2 = ref_sorted.shape[0], cur_sorted.shape[0]
+    if n1 == 0 or n2 == 0:
+        raise InvalidInput("KS needs at least one non-missing value on each side")
+    d, p, how = ks_pvalue(ks_statistic_sorted(ref_sorted, cur_sorted), n1, n2)
+    return KSResult(d, p, n1, n2, how)
+
+
+def ks_from_knot_counts(knots_n: int, ref_lt: np.ndarray, ref_le: np.ndarray, n_ref: int,
+                        cur_lt: np.ndarray, cur_le: np.ndarray, n_cur: int) -> KSResult:
+    """KS statistic from both samples' counts at K+1 sorted, distinct knots x_0 < ... < x_K.
+
+    ``*_lt[k]`` = #values < x_k, ``*_le[k]`` = #values <= x_k. At each knot both empirical CDFs are
+    known exactly (just below and at it), which gives a lower bound L <= D (every value is reached
+    at a data point). Inside an open interval (x_{k-1}, x_k) F_R rises by at most
+    dR_k = (ref_lt[k] - ref_le[k-1]) / n_ref, so |F_C - F_R| there is at most
+    max(C_lt[k] - R_le[k-1], R_lt[k] - C_le[k-1]) <= L + dR_k: hence L <= D <= U with
+    U - L <= max_k dR_k, which is < 1/K when the knots are the reference's quantiles at ranks
+    k*n/K. Reported: statistic L and error_bound U - L (< 1/K), i.e. D lies in
+    [statistic, statistic + error_bound]. L, not the midpoint: within an interval both CDFs move
+    together unless the data drifted, so L is far closer to D than the worst case, and it errs on
+    the conservative side (a midpoint estimate inflated null statistics enough to double false
+    alarms at n = 1,000,000). Beyond the outer knots (reference minimum and maximum) the CDFs are
+    exact. The p-value is Kolmogorov's limiting one (``ks_limit_pvalue``) for the statistic.
+    """
+    del knots_n
+    rl, rq = ref_lt / n_ref, ref_le / n_ref
+    cl, cq = cur_lt / n_cur, cur_le / n_cur
+    lower = float(max(np.max(np.abs(cq - rq)), np.max(np.abs(cl - rl))))
+    upper = lower
+    if len(rl) > 1:
+        upper = max(upper, float(np.max(cl[1:] - rq[:-1])), float(np.max(rl[1:] - cq[:-1])))
+    d = min(lower, 1.0)
+    return KSResult(d, ks_limit_pvalue(d, n_ref, n_cur), int(n_ref), int(n_cur), "histogram", upper - lower)
+
+
+def ks_limit_pvalue(d: float, n1: int, n2: int) -> float:
+    """Kolmogorov's limiting distribution: P(D >= d) ~ kstwobign.sf(d * sqrt(n1 n2 / (n1 + n2))).
+
+    Used on the histogram path (large samples), where scipy's finite-n kstwo.sf costs up to
+    0.3 s per call near the critical region at n = 500,000 and differs from the limit by
+    O(1/sqrt(n)) relative, far less than the statistic's own error bound moves it.
+    """
+    from scipy import stats
+
+    en = n1 * n2 / (n1 + n2)
+    return float(np.clip(stats.kstwobign.sf(d * math.sqrt(en)), 0, 1))
+
+
+@register("ks", ["numeric"], 0.05, "drift when the (adjusted) p-value is below alpha")
+def ks_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> KSResult:
+    """Two-sided two-sample Kolmogorov-Smirnov test, missing values excluded.
+
+    D = sup_x |F_ref(x) - F_cur(x)|; p-value as scipy.stats.ks_2samp with default arguments.
+    """
+    del settings
+    ref = np.sort(drop_missing(as_float_array(reference, "reference")))
+    cur = np.sort(drop_missing(as_float_array(current, "current")))
+    return ks_sorted(ref, cur)
+
+
+# --------------------------------------------------------------------------- PSI
+def psi_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Inner PSI edges: numpy.unique(numpy.quantile(reference without NaN, [1/B .. (B-1)/B]))."""
+    if bins < 2:
+        raise InvalidInput(f"PSI needs at least 2 bins, got {bins}")
+    ref = drop_missing(as_float_array(reference, "reference"))
+    if ref.size == 0:
+        return np.empty(0, dtype=np.float64)
+    return np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+
+
+def psi_bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin, bin = numpy.searchsorted(edges, v, side="left") (right-closed bins)."""
+    idx = np.searchsorted(edges, values, side="left")
+    return np.bincount(idx, minlength=len(edges) + 1)
+
+
+def psi_bin_counts_sorted(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The same counts from sorted, NaN-free values (#(e_{i-1} < v <= e_i) via searchsorted)."""
+    le = np.searchsorted(sorted_values, edges, side="right")
+    cum = np.concatenate(([0], le, [sorted_values.shape[0]]))
+    return np.diff(cum)
+
+
+def psi_from_counts(ref_counts: Sequence[float] | np.ndarray,
+                    cur_counts: Sequence[float] | np.ndarray) -> PSIResult:
+    """PSI = sum((cur - ref) * ln(cur / ref)) over shares; a share of 0 becomes 1e-4."""
+    r = np.asarray(ref_counts, dtype=np.float64)
+    c = np.asarray(cur_counts, dtype=np.float64)
+    if r.shape != c.shape:
+        raise InvalidInput("PSI needs the same bins on both sides")
+    if r.sum() <= 0 or c.sum() <= 0:
+        raise InvalidInput("PSI needs at least one non-missing value on each side")
+    rs, cs = r / r.sum(), c / c.sum()
+    rs = np.where(rs == 0, ZERO_SHARE, rs)
+    cs = np.where(cs == 0, ZERO_SHARE, cs)
+    value = float(np.sum((cs - rs) * np.log(cs / rs)))
+    return PSIResult(value, tuple(float(x) for x in rs), tuple(float(x) for x in cs))
+
+
+@register("psi", ["numeric"], 0.1, "drift when PSI >= threshold (0.1 moderate, 0.25 significant)")
+def psi_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> PSIResult:
+    """Population stability index on B reference-quantile bins (B = settings["bins"], 10).
+
+    edges = numpy.unique(numpy.quantile(ref, [1/B..(B-1)/B])); bin = searchsorted(edges, v, "left");
+    PSI = sum((cur - ref) * ln(cur / ref)), a zero share replaced by 1e-4. Missing values excluded.
+    """
+    bins = int((settings or {}).get("bins", 10))
+    ref = drop_missing(as_float_array(reference, "reference"))
+    cur = drop_missing(as_float_array(current, "current"))
+    edges = psi_edges(ref, bins)
+    return psi_from_counts(psi_bin_counts(ref, edges), psi_bin_counts(cur, edges))
+
+
+# --------------------------------------------------------------------------- categorical
+def is_missing(v: Any) -> bool:
+    """None, float NaN (also numpy's) and pandas' NA / NaT count as missing."""
+    if v is None:
+        return True
+    if isinstance(v, (float, np.floating)):
+        return bool(np.isnan(v))
+    return type(v).__name__ in ("NAType", "NaTType")
+
+
+def category_counts(values: Any) -> dict[str, int]:
+    """Counts of non-missing values, keyed by their string form (None/NaN are missing)."""
+    out: dict[str, int] = {}
+    for v in values:
+        if is_missing(v):
+            continue
+        key = str(v)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def union_table(ref: Mapping[str, int], cur: Mapping[str, int]) -> tuple[tuple[str, ...], np.ndarray]:
+    cats = tuple(sorted(set(ref) | set(cur)))
+    table = np.array([[ref.get(c, 0) for c in cats], [cur.get(c, 0) for c in cats]], dtype=np.float64)
+    return cats, table
+
+
+def chi2_from_counts(ref: Mapping[str, int], cur: Mapping[str, int]) -> ChiSquareResult:
+    """Chi-square test of homogeneity on the 2 x K table over the union of categories.
+
+    Equal to scipy.stats.chi2_contingency(table, correction=False).
+    """
+    from scipy import stats
+
+    cats, table = union_table(ref, cur)
+    if table[0].sum() == 0 or table[1].sum() == 0:
+        raise InvalidInput("chi-square needs at least one non-missing value on each side")
+    if len(cats) == 1:  # one category on both sides: no evidence of change
+        return ChiSquareResult(0.0, 1.0, 0, cats)
+    res = stats.chi2_contingency(table, correction=False)
+    return ChiSquareResult(float(res.statistic), float(res.pvalue), int(res.dof), cats)
+
+
+@register("chi2", ["categorical"], 0.05, "drift when the (adjusted) p-value is below alpha")
+def chi2_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> ChiSquareResult:
+    """Pearson chi-square test of homogeneity, 2 x K table over the union of categories,
+    no continuity correction (scipy.stats.chi2_contingency(correction=False))."""
+    del settings
+    return chi2_from_counts(category_counts(reference), category_counts(current))
+
+
+@register("psi_categorical", ["categorical"], 0.1, "drift when PSI >= threshold")
+def psi_categorical_method(reference: Any, current: Any,
+                           settings: Mapping[str, Any] | None = None) -> PSIResult:
+    """PSI over the union of categories: sum((cur - ref) * ln(cur / ref)), zero share -> 1e-4."""
+    del settings
+    _, table = union_table(category_counts(reference), category_counts(current))
+    return psi_from_counts(table[0], table[1])
+
+
+# --------------------------------------------------------------------------- optional distances
+@register("wasserstein", ["numeric"], 0.1, "drift when W1 / std(reference) >= threshold")
+def wasserstein_method(reference: Any, current: Any,
+                       settings: Mapping[str, Any] | None = None) -> DistanceResult:
+    """Normalised Wasserstein-1 distance: W1(ref, cur) / std(ref) (scipy.stats.wasserstein_distance);
+    std 0 -> the raw distance."""
+    del settings
+    from scipy import stats
+
+    ref = drop_missing(as_float_array(reference, "reference"))
+    cur = drop_missing(as_float_array(current, "current"))
+    w = float(stats.wasserstein_distance(ref, cur))
+    sd = float(np.std(ref))
+    return DistanceResult(w / sd if sd > 0 else w)
+
+
+@register("jensen_shannon", ["numeric", "categorical"], 0.1, "drift when the JS distance >= threshold")
+def jensen_shannon_method(reference: Any, current: Any,
+                          settings: Mapping[str, Any] | None = None) -> DistanceResult:
+    """Jensen-Shannon distance (base 2, in [0, 1]) between shares: numeric values on the PSI
+    bins (settings["bins"], 10), categorical values over the union of categories.
+    sqrt((KL(p||m) + KL(q||m)) / 2), m = (p + q) / 2 (scipy.spatial.distance.jensenshannon)."""
+    settings = settings or {}
+    if settings.get("kind") == "categorical":
+        _, table = union_table(category_counts(reference), category_counts(current))
+        p, q = table[0], table[1]
+    else:
+        ref = drop_missing(as_float_array(reference, "reference"))
+        cur = drop_missing(as_float_array(current, "current"))
+        edges = psi_edges(ref, int(settings.get("bins", 10)))
+        p, q = psi_bin_counts(ref, edges).astype(float), psi_bin_counts(cur, edges).astype(float)
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum()
+        kl_q = np.where(q > 0, q * np.log2(q / m), 0.0).sum()
+    return DistanceResult(float(math.sqrt(max((kl_p + kl_q) / 2, 0.0))))

@@ -1,0 +1,251 @@
+"""The Parquet log store: layout, atomic writes and windowed reads (pyarrow.dataset).
+
+Layout (see monitoring.logs.schema): ``<logstore>/model=<name>/date=YYYY-MM-DD/<part>.parquet``.
+Reads prune partitions by date before opening any file, then filter on the timestamp, so a
+one-day window over a year of logs opens one or two directories. Files written under an older
+feature list are read with the current schema (missing columns come back as nulls).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from core.config import ModelSpec
+from core.settings import Settings
+from monitoring.logs.schema import FEATURE_PREFIX, STORE_COLUMNS, feature_column, model_store_dir
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+DEFAULT_BATCH_ROWS = 65_536
+
+
+def _arrow_type(name: str) -> pa.DataType:
+    return {"string": pa.string(), "double": pa.float64(), "int64": pa.int64()}.get(name, TS_TYPE)
+
+
+def store_schema(spec: ModelSpec) -> pa.Schema:
+    """The Arrow schema of a model's log store: STORE_COLUMNS plus one ``f_<feature>`` each."""
+    fields = [pa.field(name, _arrow_type(kind)) for name, kind in STORE_COLUMNS.items()]
+    for feat in spec.features:
+        fields.append(
+            pa.field(feature_column(feat.name), pa.float64() if feat.type == "numeric" else pa.string())
+        )
+    return pa.schema(fields)
+
+
+def partition_dir(logstore_dir: Path, model: str, day: date) -> Path:
+    return model_store_dir(logstore_dir, model) / f"date={day.isoformat()}"
+
+
+def write_parquet_atomic(table: pa.Table, target: Path, **options: Any) -> Path:
+    """Write ``table`` to ``target`` so that readers see no file or the whole file: a hidden
+    temporary name in the same directory, fsync, then rename (killed writes leave only a
+    ``.*.tmp`` that :func:`monitoring.logs.ingest.remove_stale_temporaries` clears)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        pq.write_table(table, tmp, **options)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def _newest_partitions(settings: Settings, model: str) -> Iterator[list[str]]:
+    """The Parquet files of each date partition of ``model``, newest date first."""
+    root = model_store_dir(settings.logstore_dir, model)
+    if not root.is_dir():
+        return
+    for part in sorted((p for p in root.iterdir() if p.name.startswith("date=")), reverse=True):
+        files = [str(p) for p in part.glob("*.parquet") if not p.name.startswith(".")]
+        if files:
+            yield files
+
+
+def write_partitioned(logstore_dir: Path, model: str, table: pa.Table, part_name: str) -> list[Path]:
+    """Write ``table`` split by UTC date as ``date=D/<part_name>.parquet``, atomically per file.
+
+    Each file is written to a hidden temporary name in its partition and renamed into place,
+    so readers (which skip hidden files) never see a partial file. The same ``part_name``
+    overwrites the same files, which makes a repeated write of the same input idempotent.
+    """
+    if table.num_rows == 0:
+        return []
+    days = pc.strftime(table.column("timestamp"), format="%Y-%m-%d")
+    written: list[Path] = []
+    for day in sorted(set(days.to_pylist())):
+        part = table.filter(pc.equal(days, day))
+        target = partition_dir(logstore_dir, model, date.fromisoformat(day)) / f"{part_name}.parquet"
+        write_parquet_atomic(part, target, compression="zstd")
+        written.append(target)
+    return written
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _spec(settings: Settings, model: str) -> ModelSpec | None:
+    """The model's spec from the configured YAML (None when not configured or unreadable)."""
+    try:
+        path = Path(settings.config_file)
+        return _load_config(str(path), path.stat().st_mtime).get(model)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def _load_config(path: str, _mtime: float):  # type: ignore[no-untyped-def]
+    from core.config import load_models_config
+
+    return load_models_config(path)
+
+
+def _files(logstore_dir: Path, model: str, start: datetime | None, end: datetime | None) -> list[str]:
+    root = model_store_dir(logstore_dir, model)
+    if not root.is_dir():
+        return []
+    first = _as_utc(start).date() if start else None
+    last = _as_utc(end).date() if end else None
+    files: list[str] = []
+    for part in sorted(root.iterdir()):
+        if not part.name.startswith("date="):
+            continue
+        try:
+            day = date.fromisoformat(part.name[5:])
+        except ValueError:
+            continue
+        if (first and day < first) or (last and day > last):
+            continue
+        files.extend(str(p) for p in sorted(part.glob("*.parquet")) if not p.name.startswith("."))
+    return files
+
+
+def _dataset(
+    settings: Settings,
+    model: str,
+    start: datetime | None,
+    end: datetime | None,
+    spec: ModelSpec | None = None,
+) -> ds.Dataset | None:
+    files = _files(settings.logstore_dir, model, start, end)
+    if not files:
+        return None
+    spec = spec or _spec(settings, model)
+    if spec is not None:
+        schema = store_schema(spec)
+    else:  # unknown configuration: take the newest file's schema
+        schema = pq.read_schema(files[-1])
+    return ds.dataset(files, schema=schema, format="parquet")
+
+
+def _filter(start: datetime | None, end: datetime | None) -> ds.Expression | None:
+    expr = None
+    if start is not None:
+        expr = ds.field("timestamp") >= pa.scalar(_as_utc(start), type=TS_TYPE)
+    if end is not None:
+        cond = ds.field("timestamp") < pa.scalar(_as_utc(end), type=TS_TYPE)
+        expr = cond if expr is None else (expr & cond)
+    return expr
+
+
+def _columns(dataset: ds.Dataset, columns: Sequence[str] | None) -> list[str] | None:
+    if columns is None:
+        return None
+    names = set(dataset.schema.names)
+    missing = [c for c in columns if c not in names]
+    if missing:
+        from core.errors import InvalidInput
+
+        raise InvalidInput(f"log store has no column(s) {', '.join(missing)}")
+    return list(columns)
+
+
+def read_window(
+    settings: Settings,
+    model: str,
+    start: datetime,
+    end: datetime,
+    columns: Sequence[str] | None = None,
+    *,
+    spec: ModelSpec | None = None,
+) -> pa.Table:
+    """Rows of ``model`` with ``start <= timestamp < end`` (feature columns ``f_<name>``)."""
+    dataset = _dataset(settings, model, start, end, spec)
+    if dataset is None:
+        schema = store_schema(spec) if spec is not None else None
+        if schema is None:
+            found = _spec(settings, model)
+            schema = store_schema(found) if found else pa.schema([pa.field("timestamp", TS_TYPE)])
+        if columns is not None:
+            schema = pa.schema(
+                [schema.field(c) if c in schema.names else pa.field(c, pa.null()) for c in columns]
+            )
+        return schema.empty_table()
+    return dataset.to_table(columns=_columns(dataset, columns), filter=_filter(start, end))
+
+
+def iter_window_batches(
+    settings: Settings,
+    model: str,
+    start: datetime,
+    end: datetime,
+    columns: Sequence[str] | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    *,
+    spec: ModelSpec | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The rows of :func:`read_window` as record batches of at most ``batch_rows`` rows."""
+    dataset = _dataset(settings, model, start, end, spec)
+    if dataset is None:
+        return
+    scanner = dataset.scanner(
+        columns=_columns(dataset, columns), filter=_filter(start, end), batch_size=batch_rows
+    )
+    for batch in scanner.to_batches():
+        if batch.num_rows:
+            yield batch
+
+
+def latest_timestamp(settings: Settings, model: str) -> datetime | None:
+    """The newest stored timestamp of ``model`` (reads only the newest date partition)."""
+    for files in _newest_partitions(settings, model):
+        table = ds.dataset(files, format="parquet").to_table(columns=["timestamp"])
+        newest = pc.max(table.column("timestamp")).as_py()
+        if newest is not None:
+            return _as_utc(newest)
+    return None
+
+
+def find_request(settings: Settings, model: str, request_id: str) -> dict[str, Any] | None:
+    """The stored record of one request (newest partitions first), or None."""
+    for files in _newest_partitions(settings, model):
+        table = ds.dataset(files, format="parquet").to_table(filter=ds.field("request_id") == request_id)
+        if table.num_rows:
+            row = table.slice(table.num_rows - 1, 1).to_pylist()[0]
+            feats = {k[len(FEATURE_PREFIX) :]: row.pop(k) for k in list(row) if k.startswith(FEATURE_PREFIX)}
+            row["features"] = feats
+            return row
+    return None
+
+
+def window_days(start: datetime, end: datetime) -> list[date]:
+    """The UTC dates a window touches (for callers that report partition counts)."""
+    day, last, out = _as_utc(start).date(), _as_utc(end).date(), []
+    while day <= last:
+        out.append(day)
+        day += timedelta(days=1)
+    return out

@@ -1,0 +1,100 @@
+"""Audit log: filter the entries, check the chain, export what you see (the export is audited)."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import streamlit as st
+
+from governance.audit import OUTCOMES, export_audit, read_audit
+from ui import loaders, state
+from ui.auth import actor_for, require_user
+from ui.components import ask_confirmation, confirm, esc, show_outcome
+from ui.context import get_context
+from ui.nav import user_can
+
+ctx = get_context()
+user = require_user()
+actor = actor_for(user)
+
+st.title("Audit log")
+
+verification = loaders.audit_verification(ctx, ctx.settings.database_url)
+if verification.error:
+    st.warning(f"Audit chain could not be verified: {esc(verification.error)}")
+elif verification.value.ok:
+    st.success(f"Chain intact: {esc(verification.value.line())}", icon=":material/verified:")
+else:
+    st.error(f"Chain broken: {esc(verification.value.line())}", icon=":material/gpp_bad:")
+
+today = datetime.now(UTC).date()
+with st.expander("Filters", expanded=True):
+    c1, c2, c3 = st.columns(3)
+    days = c1.date_input("Time range (UTC)", value=(today - timedelta(days=7), today), key="audit.range")
+    actor_filter = c2.text_input("Actor", key="audit.actor", placeholder="any")
+    action_filter = c3.text_input("Action", key="audit.action", placeholder="any, or a prefix like access.*")
+    c4, c5, c6 = st.columns(3)
+    outcome_filter = c4.selectbox("Outcome", ["any", *OUTCOMES], key="audit.outcome")
+    resource_filter = c5.text_input("Resource", key="audit.resource", placeholder="any")
+    limit = c6.number_input("Show at most", min_value=10, max_value=10_000, value=500, step=100,
+                            key="audit.limit")
+
+filters: dict = {}
+if isinstance(days, tuple | list) and len(days) == 2:
+    filters["since"] = datetime.combine(days[0], time.min, tzinfo=UTC)
+    filters["until"] = datetime.combine(days[1] + timedelta(days=1), time.min, tzinfo=UTC)
+elif isinstance(days, tuple | list) and len(days) == 1:
+    filters["since"] = datetime.combine(days[0], time.min, tzinfo=UTC)
+for key, value in (("actor", actor_filter), ("action", action_filter), ("resource", resource_filter)):
+    if value.strip():
+        filters[key] = value.strip()
+if outcome_filter != "any":
+    filters["outcome"] = outcome_filter
+
+try:
+    entries = read_audit(ctx, actor, **filters, limit=int(limit), newest_first=True)
+except Exception as exc:  # refused (audited by the service) or the database is down
+    st.error(f"Cannot read the audit log: {esc(exc)}")
+    st.stop()
+
+st.caption(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, newest first")
+if entries:
+    st.dataframe(
+        [
+            {"seq": e.seq, "time (UTC)": e.ts, "actor": e.actor, "action": e.action,
+             "resource": e.resource, "outcome": e.outcome, "reason": e.reason, "source": e.source,
+             "client": e.client_addr or "", "details": str(e.details) if e.details else "",
+             "hash": e.hash[:12]}
+            for e in entries
+        ],
+        hide_index=True,
+        key="audit.table",
+    )
+else:
+    st.info("No audit entries match these filters.")
+
+if user_can(ctx, user.username, "audit.export"):
+    st.subheader("Export")
+    fmt = st.radio("Format", ["csv", "jsonl"], horizontal=True, key="audit.export_format")
+    st.caption("The export contains every entry matching the filters (no row limit) and is itself "
+               "recorded in the audit log.")
+    if st.button("Export...", icon=":material/download:", key="audit.export"):
+        st.session_state.pop(state.AUDIT_EXPORT_RESULT, None)
+        ask_confirmation("audit.export")
+
+    def _export() -> tuple[str, str, bytes]:
+        data = export_audit(ctx, actor, fmt, **filters)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        mime = "text/csv" if fmt == "csv" else "application/jsonl"
+        return f"vigil-audit-{stamp}.{fmt}", mime, data
+
+    shown = ", ".join(f"{k}={v}" for k, v in filters.items()) or "none"
+    confirm("audit.export",
+            f"Export the audit entries matching the filters ({esc(shown)}) as **{fmt.upper()}**? "
+            "The export is recorded in the audit log under your name.",
+            _export, result_key=state.AUDIT_EXPORT_RESULT, error_key=state.AUDIT_EXPORT_ERROR,
+            confirm_label="Export")
+    show_outcome(state.AUDIT_EXPORT_RESULT, state.AUDIT_EXPORT_ERROR, keep_result=True,
+                 success=lambda r: f"Export ready: {r[0]} ({len(r[2]):,} bytes)")
+    if state.AUDIT_EXPORT_RESULT in st.session_state:
+        name, mime, data = st.session_state[state.AUDIT_EXPORT_RESULT]
+        st.download_button(f"Download {name}", data=data, file_name=name, mime=mime,
+                           key="audit.download", icon=":material/file_download:")

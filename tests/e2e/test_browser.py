@@ -1,0 +1,89 @@
+"""End to end in a real browser: each demo role signs in and sees the Overview with the models."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+ROLES = ("viewer", "operator", "reviewer", "auditor", "admin")
+SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
+
+
+def _sign_in(page, server, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _main_text(page) -> str:  # type: ignore[no-untyped-def]
+    return page.locator("section.stMain, [data-testid='stMain']").first.inner_text()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_demo_role_signs_in_and_sees_the_overview(page, server, role: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    _sign_in(page, server, role, f"demo-{role}")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    main = page.locator("[data-testid='stMain']")
+    expect(main.get_by_text("breast-cancer", exact=True).first).to_be_visible()
+    expect(main.get_by_text("diabetes", exact=True).first).to_be_visible()
+    sidebar = page.locator("[data-testid='stSidebar']")
+    expect(sidebar.get_by_text(f"Roles: {role}")).to_be_visible()
+    # the navigation offers the role's pages only
+    nav = page.locator("[data-testid='stSidebarNav']")
+    expect(nav.get_by_text("Overview")).to_be_visible()
+    if role == "admin":
+        expect(nav.get_by_text("Access")).to_be_visible()
+    else:
+        expect(nav.get_by_text("Access", exact=True)).to_have_count(0)
+    if role == "viewer":
+        expect(nav.get_by_text("System", exact=True)).to_have_count(0)
+        expect(nav.get_by_text("Audit log", exact=True)).to_have_count(0)
+
+
+def test_wrong_password_shows_the_generic_message(page, server) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    _sign_in(page, server, "auditor", "not-the-password")
+    expect(page.get_by_text("Invalid username or password.")).to_be_visible()
+    _sign_in(page, server, "nobody-here", "not-the-password")
+    expect(page.get_by_text("Invalid username or password.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_have_count(0)
+
+
+def test_sign_out_returns_to_the_sign_in_page(page, server) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    _sign_in(page, server, "operator", "demo-operator")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_have_count(0)
+
+
+def test_overview_screenshot_as_admin(page, server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Screenshot of the Overview (1400x900); VIGIL_UPDATE_SCREENSHOT=1 stores it as the README's."""
+    from playwright.sync_api import expect
+
+    _sign_in(page, server, "admin", "demo-admin")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.get_by_role("heading", name="Latest job runs")).to_be_visible(timeout=90_000)
+    expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=90_000)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=90_000)  # run finished
+    page.wait_for_timeout(3000)  # let the tables finish drawing
+    shot = tmp_path / "overview.png"
+    page.screenshot(path=str(shot))
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1400, 900)
+    if os.environ.get("VIGIL_UPDATE_SCREENSHOT"):
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)

@@ -1,0 +1,103 @@
+"""jobs.drift argument parsing and the cron-mode call (service replaced by a stub)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from jobs import drift as job
+
+
+@dataclass
+class _View:
+    drifted_features: list = field(default_factory=list)
+    share_drifted: float = 0.0
+    max_severity: str = "none"
+    window_end: datetime = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+@pytest.fixture
+def cron(monkeypatch):
+    calls = []
+    view = _View()
+
+    def run_drift_check(ctx, actor, model, *, window="1d", at=None):
+        calls.append((ctx, actor, model, window, at))
+        return view
+
+    fake = types.ModuleType("monitoring.drift.service")
+    fake.run_drift_check = run_drift_check
+    monkeypatch.setitem(sys.modules, "monitoring.drift.service", fake)
+
+    class _Settings:
+        job_user = "scheduler"
+
+    class _Ctx:
+        settings = _Settings()
+
+        @classmethod
+        def create(cls):
+            return cls()
+
+    import core.context
+
+    monkeypatch.setattr(core.context.AppContext, "create", _Ctx.create)
+    return calls, view
+
+
+def test_cron_mode_calls_service_as_job_user(cron, capsys):
+    calls, _view = cron
+    assert job.main(["--model", "breast-cancer", "--window", "6h", "--at", "2026-11-21T12:00:00+00:00"]) == 0
+    _ctx, actor, model, window, at = calls[0]
+    assert (actor.username, actor.source, model, window) == ("scheduler", "job", "breast-cancer", "6h")
+    assert at == datetime(2026, 11, 21, 12, tzinfo=UTC)
+    assert "breast-cancer" in capsys.readouterr().out
+
+
+def test_cron_mode_exit_codes_on_drift(cron):
+    _calls, view = cron
+    view.drifted_features = ["mean_radius"]
+    view.share_drifted = 0.5
+    assert job.main(["--model", "m"]) == 0
+    assert job.main(["--model", "m", "--fail-on-drift"]) == 3
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--reference", "r.csv"], ["--model", "m", "--reference", "r", "--current", "c"],
+    ["--model", "m", "--at", "yesterday"], ["--model", "m", "--detector", "alibi-ks"],
+    ["--reference", "r", "--current", "c", "--bins", "1"], ["--reference", "r", "--current", "c", "--alpha", "2"],
+])
+def test_usage_errors_exit_2(argv, capsys):
+    assert job.main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_bad_choices_exit_2():
+    with pytest.raises(SystemExit) as exc:
+        job.main(["--model", "m", "--window", "2h"])
+    assert exc.value.code == 2
+
+
+def test_alibi_missing_environment_explains_how(monkeypatch, tmp_path, capsys):
+    from jobs._cli import run_main
+
+    monkeypatch.setenv("VIGIL_ALIBI_PYTHON", str(tmp_path / "no-python"))
+    code = run_main(job.main, ["--reference", "r.csv", "--current", "c.csv", "--detector", "alibi-ks"])
+    err = capsys.readouterr().err
+    assert code == 5 and "requirements-alibi.txt" in err and "Business Source License" in err
+
+
+def test_one_default_minimum_effect_everywhere() -> None:
+    """The config's default, the engine's and the CLI's agree (a 0.1-SD shift must be catchable)."""
+    from core.config import Thresholds
+    from jobs.drift import build_parser
+    from monitoring.drift.compare import DEFAULT_MIN_EFFECT_KS, DEFAULT_MIN_EFFECT_PSI
+
+    assert Thresholds().min_effect_ks == DEFAULT_MIN_EFFECT_KS == 0.02
+    assert Thresholds().min_effect_psi == DEFAULT_MIN_EFFECT_PSI
+    args = build_parser().parse_args(["--reference", "r.csv", "--current", "c.csv"])
+    assert args.min_effect_ks == DEFAULT_MIN_EFFECT_KS

@@ -1,0 +1,29 @@
+"""Session-state keys, one constant each, prefixed by the page or area that owns them.
+
+Tests use these constants too (e.g. to put a session token in place), so a renamed key
+breaks loudly instead of silently signing everybody out.
+"""
+
+from __future__ import annotations
+
+# Identity (ui/auth.py)
+AUTH_TOKEN = "auth.token"  # local-mode session token from governance.identity.authenticate
+AUTH_EXTERNAL_USER = "auth.external_user"  # username signed in through OIDC or the proxy header
+AUTH_EXTERNAL_REFUSED = "auth.external_refused"  # external username refused in this session
+AUTH_EXTERNAL_TOKEN = "auth.external_token"  # session token returned by external_sign_in, if any
+AUTH_CURRENT = "auth.current"  # CurrentUser resolved by app.py for the current run
+AUTH_NOTICE = "auth.notice"  # one-off message shown on the sign-in page (e.g. "session expired")
+
+# Sign-in page
+SIGN_IN_ERROR = "sign_in.error"
+
+# Audit page
+AUDIT_EXPORT_RESULT = "audit.export_result"  # (filename, mime, bytes) of the last confirmed export
+AUDIT_EXPORT_ERROR = "audit.export_error"
+
+# Access page
+ACCESS_RESULT = "access.result"  # message of the last confirmed grant / revoke
+ACCESS_ERROR = "access.error"
+
+# Confirmation dialogs (ui/components.py): the name of the write waiting for confirmation
+CONFIRM_PENDING = "confirm.pending"
