@@ -86,6 +86,21 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
 
 
 @pytest.fixture(autouse=True)
+def _fresh_page_caches() -> Iterator[None]:
+    """Each test starts with empty ``st.cache_data`` caches.
+
+    The loaders cache for 15-300 s and the cache lives in the process, not in an AppTest, so
+    without this a page visited by an earlier test (say, before any SLO snapshot existed) would
+    serve that test's data to a later one: a flake that depends on test order and timing.
+    """
+    import streamlit as st
+
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+@pytest.fixture(autouse=True)
 def _navigation_as_on_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run app.py on every AppTest run, as a server does.
 
