@@ -7,7 +7,8 @@ beyond the read-only registry. scipy is imported lazily so that importing this m
 Sources of the formulas:
 - KS: two-sample Kolmogorov-Smirnov, D = sup_x |F_ref(x) - F_cur(x)| (Smirnov 1939); the p-value
   follows ``scipy.stats.ks_2samp`` with default arguments (exact when max(n, m) <= 10,000,
-  otherwise Smirnov's asymptotic ``kstwo.sf(D, round(n*m/(n+m)))``).
+  otherwise Smirnov's asymptotic ``kstwo.sf(D, round(n*m/(n+m)))``, whose Birnbaum-Tingey series
+  ``kstwo_sf`` sums vectorised for large n).
 - KS on histograms: the same D computed from the two CDFs at reference quantile knots, with the
   bound derived in ``ks_from_knot_counts`` (below 1/K for K knot intervals; K = 4096 in profiles).
 - PSI: population stability index, sum((cur - ref) * ln(cur / ref)) over bins (Yurdakul 2018),
@@ -32,6 +33,9 @@ from core.errors import InvalidInput
 ZERO_SHARE = 1e-4
 #: Above this many values on either side scipy's ks_2samp (method="auto") is asymptotic.
 SCIPY_EXACT_MAX_N = 10_000
+#: From this n (= round(n1 n2 / (n1 + n2))) the asymptotic KS p-value's Smirnov series is summed
+#: vectorised (``kstwo_sf``) instead of by scipy's scalar loop.
+KS_FAST_MIN_N = 10_000
 PSI_MODERATE = 0.1
 PSI_SIGNIFICANT = 0.25
 
@@ -152,8 +156,6 @@ def ks_pvalue(d: float, n1: int, n2: int) -> tuple[float, float, str]:
     scipy.stats.ks_2samp(method="auto") finishes: when max(n1, n2) <= 10,000 it tries the exact
     distribution (and, like scipy, snaps d to the lattice h / lcm(n1, n2)), otherwise or on
     failure Smirnov's asymptotic kstwo.sf(d, round(n1 n2 / (n1 + n2)))."""
-    from scipy import stats
-
     how = "asymp"
     if max(n1, n2) <= SCIPY_EXACT_MAX_N:
         # scipy's own exact routine, so that p and the snapped statistic are scipy's floats.
@@ -164,8 +166,100 @@ def ks_pvalue(d: float, n1: int, n2: int) -> tuple[float, float, str]:
         if success:
             return d, float(np.clip(prob, 0, 1)), "exact"
     m, n = sorted([float(n1), float(n2)], reverse=True)
-    en = m * n / (m + n)
-    return d, float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1)), how
+    en = float(np.round(m * n / (m + n)))
+    return d, float(np.clip(kstwo_sf(d, en), 0, 1)), how
+
+
+def kstwo_sf(d: float, n: float) -> float:
+    """``scipy.stats.kstwo.sf(d, n)``: P(D_n >= d) of the two-sided one-sample KS statistic.
+
+    For n >= KS_FAST_MIN_N and 1/n < d < 0.5 this follows scipy's own branches (Simard and
+    L'Ecuyer 2011) without importing scipy.stats, which costs 0.6-0.8 s, a third of a file-mode
+    run on 200,000 rows:
+    - n d^2 >= 370: 0;
+    - n d^2 >= 2.2: 2 * smirnov(n, d), the Birnbaum-Tingey series, which scipy sums term by term
+      (0.1 s at n = 100,000, 0.6 s at 500,000, holding the GIL) and ``smirnov_series`` sums as one
+      vectorised expression, within 1e-9 relative of scipy;
+    - below that, 1 - Pelz-Good's approximation of the CDF (``_pelz_good_cdf``, scipy's code),
+      except where scipy uses the Durbin matrix (n <= 100,000 and n d^1.5 <= 1.4: p-values above
+      0.9999), which scipy itself answers, as it does for every other (n, d).
+    """
+    if n >= KS_FAST_MIN_N and 1.0 / n < d < 0.5:
+        nd2 = n * d * d
+        if nd2 >= 370.0:
+            return 0.0
+        if nd2 >= 2.2:
+            return min(1.0, 2.0 * smirnov_series(int(n), d))
+        if not (n <= 100_000 and n * d**1.5 <= 1.4):
+            return float(np.clip(1.0 - _pelz_good_cdf(n, d), 0.0, 1.0))
+    from scipy import stats
+
+    return float(stats.kstwo.sf(d, n))
+
+
+_PI2, _PI4, _PI6 = np.pi**2, np.pi**4, np.pi**6
+_SQRT2PI, _SQRT3 = np.sqrt(2 * np.pi), np.sqrt(3)
+
+
+def _pelz_good_cdf(n: float, x: float) -> float:
+    """Pelz and Good (1976): P(D_n <= x) ~ K0(z) + K1(z)/sqrt(n) + K2(z)/n + K3(z)/n^1.5, z = x sqrt(n).
+
+    The same operations in the same order as scipy 1.17's ``scipy.stats._ksstats._kolmogn_PelzGood``
+    (BSD-3-Clause, Copyright the SciPy developers), so the floats are scipy's;
+    ``test_kstwo_sf_equals_scipy_on_both_sides_of_each_branch`` holds it to that.
+    """
+    z = np.sqrt(n) * x
+    zsquared, zthree, zfour, zsix = z**2, z**3, z**4, z**6
+    qlog = -_PI2 / 8 / zsquared
+    if qlog < -708:
+        return 0.0
+    q = np.exp(qlog)
+    k1a, k1b = -zsquared, _PI2 / 4
+    k2a = 6 * zsix + 2 * zfour
+    k2b = (2 * zfour - 5 * zsquared) * _PI2 / 4
+    k2c = _PI4 * (1 - 2 * zsquared) / 16
+    k3d = _PI6 * (5 - 30 * zsquared) / 64
+    k3c = _PI4 * (-60 * zsquared + 212 * zfour) / 16
+    k3b = _PI2 * (135 * zfour - 96 * zsix) / 4
+    k3a = -30 * zsix - 90 * z**8
+    k0to3 = np.zeros(4)
+    maxk = int(np.ceil(16 * z / np.pi))
+    for k in range(maxk, 0, -1):  # Horner over the odd terms
+        m = 2 * k - 1
+        msquared, mfour, msix = m**2, m**4, m**6
+        k0to3 *= np.power(q, 8 * k)
+        k0to3 += np.array([1.0, k1a + k1b * msquared, k2a + k2b * msquared + k2c * mfour,
+                           k3a + k3b * msquared + k3c * mfour + k3d * msix])
+    k0to3 *= q
+    k0to3 *= _SQRT2PI
+    k0to3 /= np.array([z, 6 * zfour, 72 * z**7, 6480 * z**10])
+    q = np.exp(-_PI2 / 2 / zsquared)
+    ks = np.arange(maxk, 0, -1)
+    ksquared = ks**2
+    sqrt3z = _SQRT3 * z
+    kspi = np.pi * ks
+    qpwers = q**ksquared
+    k2extra = np.sum(ksquared * qpwers)
+    k2extra *= _PI2 * _SQRT2PI / (-36 * zthree)
+    k0to3[2] += k2extra
+    k3extra = np.sum((sqrt3z + kspi) * (sqrt3z - kspi) * ksquared * qpwers)
+    k3extra *= _PI2 * _SQRT2PI / (216 * zsix)
+    k0to3[3] += k3extra
+    k0to3 /= np.power(n * 1.0, np.arange(4) / 2.0)
+    return float(sum(k0to3))
+
+
+def smirnov_series(n: int, d: float) -> float:
+    """P(D+_n >= d), one-sided (Birnbaum and Tingey 1951; Smirnov 1944):
+    sum over v = 0..floor(n (1 - d)) of C(n, v) d (d + v/n)^(v - 1) (1 - d - v/n)^(n - v),
+    each term evaluated in logs (gammaln for the binomial coefficient) and summed at once."""
+    from scipy import special
+
+    v = np.arange(int(math.floor(n * (1.0 - d))) + 1, dtype=np.float64)
+    a = d + v / n
+    log_terms = (special.gammaln(n + 1.0) - special.gammaln(v + 1.0) - special.gammaln(n - v + 1.0)
+                 + math.log(d) + (v - 1.0) * np.log(a) + special.xlogy(n - v, np.maximum(1.0 - a, 0.0)))
+    return float(np.sum(np.exp(log_terms)))
 
 
 def ks_statistic_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
@@ -182,16 +276,22 @@ def ks_statistic_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float
     """
     n1, n2 = ref_sorted.shape[0], cur_sorted.shape[0]
     right = np.searchsorted(cur_sorted, ref_sorted, side="right")
-    ranks = np.arange(n1)
-    d_plus = float(np.max((ranks + 1) / n1 - right / n2))
-    left = right
-    pos = right > 0
-    tied = np.zeros(n1, dtype=bool)
-    tied[pos] = cur_sorted[right[pos] - 1] == ref_sorted[pos]
+    # the same floats as (i + 1) / n1, i / n1 and R_i / n2, with fewer temporaries
+    frac1 = np.arange(n1 + 1, dtype=np.float64)
+    frac1 /= n1
+    frac2 = right.astype(np.float64)
+    frac2 /= n2
+    diff = np.subtract(frac1[1:], frac2)
+    d_plus = float(diff.max())
+    # a tie: the current value just below position R_i equals a_i (take: no boolean gather)
+    below = cur_sorted.take(np.maximum(right - 1, 0))
+    tied = (below == ref_sorted) & (right > 0)
     if tied.any():
         left = right.copy()
         left[tied] = np.searchsorted(cur_sorted, ref_sorted[tied], side="left")
-    d_minus = float(np.max(left / n2 - ranks / n1))
+        frac2 = left / n2
+    np.subtract(frac2, frac1[:-1], out=diff)
+    d_minus = float(diff.max())
     return min(max(d_plus, d_minus, 0.0), 1.0)
 
 

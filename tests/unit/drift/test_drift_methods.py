@@ -42,6 +42,26 @@ def test_ks_equals_scipy_ks_2samp_defaults(case):
     assert got.error_bound == 0.0
 
 
+@pytest.mark.parametrize("n", [10_000, 12_345, 100_000, 100_001, 500_000])
+def test_kstwo_sf_equals_scipy_on_both_sides_of_each_branch(n):
+    """kstwo_sf sums scipy's Smirnov series vectorised for large n; it must give scipy's p-values
+    (relative 1e-8, the contract asks 1e-6 absolute) at and around every branch point."""
+    for nd2 in (0.05, 0.5, 1.0, 2.19, 2.2, 2.21, 3.0, 5.0, 8.0, 12.0, 30.0, 100.0, 369.0, 370.0, 371.0):
+        d = math.sqrt(nd2 / n)
+        got, want = methods.kstwo_sf(d, float(n)), float(stats.kstwo.sf(d, n))
+        assert abs(got - want) <= 1e-8 * want + 1e-300, (n, nd2, got, want)
+    assert methods.kstwo_sf(0.6, float(n)) == pytest.approx(float(stats.kstwo.sf(0.6, n)), abs=1e-300)
+
+
+def test_ks_asymptotic_pvalue_on_data_equals_scipy():
+    rng = np.random.default_rng(11)
+    for shift in (0.0, 0.01, 0.05):  # n d^2 around 0.5, 5 and 40 at n = 100,000
+        a, b = rng.normal(size=200_000), rng.normal(shift, size=200_000)
+        got, want = methods.ks_method(a, b), stats.ks_2samp(a, b)
+        assert got.statistic == want.statistic
+        assert abs(got.pvalue - want.pvalue) <= 1e-8 * want.pvalue + 1e-300, shift
+
+
 def test_ks_excludes_missing_values():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=500), rng.normal(0.3, size=400)
