@@ -9,7 +9,7 @@ import streamlit as st
 st.set_page_config(page_title="Vigil", page_icon=":material/monitor_heart:", layout="wide")
 
 from core.errors import ConfigError  # noqa: E402
-from ui.auth import current_user, remember_user  # noqa: E402
+from ui.auth import current_user, remember_user, sync_session_cookie  # noqa: E402
 from ui.components import sidebar_user  # noqa: E402
 from ui.context import get_context  # noqa: E402
 from ui.nav import navigation  # noqa: E402
@@ -30,6 +30,7 @@ except Exception as exc:  # the identity store did not answer
     st.stop()
 
 remember_user(user)
+sync_session_cookie(ctx)
 page = navigation(ctx, user)
 if user is not None:
     sidebar_user(ctx, user)

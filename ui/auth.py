@@ -5,7 +5,11 @@ Three modes (``VIGIL_AUTH_MODE``):
 - ``local`` (default): the sign-in page calls :func:`sign_in`, which stores the session token
   from ``governance.identity.authenticate`` in ``st.session_state``. Every rerun validates that
   token against the database (``resolve_session``), so an expired or revoked session signs the
-  user out at once. Tests sign in any role the same way: they put a real token there.
+  user out at once. Tests sign in any role the same way: they put a real token there. The
+  token also goes into a cookie (``SESSION_COOKIE``, SameSite=Strict, Secure over HTTPS, as
+  long-lived as the session) so that reloading the page or a reconnecting browser finds the
+  session again; the cookie is only a carrier, validated like the token, and signing out
+  revokes the session and clears it.
 - ``oidc``: Streamlit's native ``st.login`` (provider ``VIGIL_OIDC_PROVIDER`` from
   ``.streamlit/secrets.toml [auth]``); the identity provider's e-mail address is the username,
   recorded once per browser session through ``governance.identity.external_sign_in``.
@@ -19,6 +23,7 @@ In every mode the username only identifies; what the user may do comes from the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,18 +81,59 @@ def _user(ctx: AppContext, username: str, via: str, display_name: str = "") -> C
                        roles=_roles(ctx, username), via=via)
 
 
+SESSION_COOKIE = "vigil_session"
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,200}")  # secrets.token_urlsafe, nothing to escape
+
+
+def _cookie_token() -> str | None:
+    """The session token from this browser's cookie, if it has a well-formed one not yet refused."""
+    try:
+        value = st.context.cookies.get(SESSION_COOKIE)
+    except Exception:  # no browser connection (bare runs)
+        return None
+    if not isinstance(value, str) or not _TOKEN_RE.fullmatch(value) \
+            or value == st.session_state.get(state.AUTH_COOKIE_STALE):
+        return None
+    return value
+
+
 def _local_user(ctx: AppContext) -> CurrentUser | None:
     from governance import identity
 
     token = st.session_state.get(state.AUTH_TOKEN)
-    if not token:
-        return None
+    from_cookie = not token
+    if from_cookie:
+        token = _cookie_token()
+        if not token:
+            return None
     username = identity.resolve_session(ctx, token)
     if username is None:
         st.session_state.pop(state.AUTH_TOKEN, None)
+        # the browser keeps sending the cookie it connected with: never try that token again
+        st.session_state[state.AUTH_COOKIE_STALE] = token
+        st.session_state[state.AUTH_COOKIE_WRITE] = ""
         st.session_state[state.AUTH_NOTICE] = "Your session has ended. Please sign in again."
         return None
+    if from_cookie:
+        st.session_state[state.AUTH_TOKEN] = token
     return _user(ctx, username, "local")
+
+
+def sync_session_cookie(ctx: AppContext) -> None:
+    """Write the session cookie that sign-in or sign-out left pending (app.py, once per run)."""
+    pending = st.session_state.pop(state.AUTH_COOKIE_WRITE, None)
+    if pending is None or ctx.settings.auth_mode != "local":
+        return
+    if pending and _TOKEN_RE.fullmatch(pending):
+        value, max_age = pending, ctx.settings.session_ttl_minutes * 60
+    else:
+        value, max_age = "", 0
+    st.html(
+        "<script>document.cookie = "
+        f"'{SESSION_COOKIE}={value}; Path=/; Max-Age={int(max_age)}; SameSite=Strict'"
+        " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _external_user(ctx: AppContext, username: str, via: str, display_name: str) -> CurrentUser | None:
@@ -198,6 +244,7 @@ def sign_in(ctx: AppContext, username: str, password: str) -> None:
 
     signed_in = identity.authenticate(ctx, username, password, client_addr=client_addr())
     st.session_state[state.AUTH_TOKEN] = signed_in.token
+    st.session_state[state.AUTH_COOKIE_WRITE] = signed_in.token
     st.session_state.pop(state.AUTH_NOTICE, None)
 
 
@@ -207,6 +254,9 @@ def sign_out(ctx: AppContext) -> None:
 
     for key in (state.AUTH_TOKEN, state.AUTH_EXTERNAL_TOKEN):
         token = st.session_state.pop(key, None)
+        if token and key == state.AUTH_TOKEN:
+            st.session_state[state.AUTH_COOKIE_STALE] = token
+            st.session_state[state.AUTH_COOKIE_WRITE] = ""
         if token:
             try:
                 identity.sign_out(ctx, token)

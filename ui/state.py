@@ -13,6 +13,8 @@ AUTH_EXTERNAL_REFUSED = "auth.external_refused"  # external username refused in 
 AUTH_EXTERNAL_TOKEN = "auth.external_token"  # session token returned by external_sign_in, if any
 AUTH_CURRENT = "auth.current"  # CurrentUser resolved by app.py for the current run
 AUTH_NOTICE = "auth.notice"  # one-off message shown on the sign-in page (e.g. "session expired")
+AUTH_COOKIE_WRITE = "auth.cookie_write"  # pending session-cookie write: a token to set, "" to clear
+AUTH_COOKIE_STALE = "auth.cookie_stale"  # cookie token this browser session must not use again
 
 # Sign-in page
 SIGN_IN_ERROR = "sign_in.error"
