@@ -109,14 +109,19 @@ def _local_user(ctx: AppContext) -> CurrentUser | None:
     username = identity.resolve_session(ctx, token)
     if username is None:
         st.session_state.pop(state.AUTH_TOKEN, None)
-        # the browser keeps sending the cookie it connected with: never try that token again
-        st.session_state[state.AUTH_COOKIE_STALE] = token
-        st.session_state[state.AUTH_COOKIE_WRITE] = ""
+        _forget_cookie(token)
         st.session_state[state.AUTH_NOTICE] = "Your session has ended. Please sign in again."
         return None
     if from_cookie:
         st.session_state[state.AUTH_TOKEN] = token
     return _user(ctx, username, "local")
+
+
+def _forget_cookie(token: str) -> None:
+    """Clear the session cookie; the browser keeps sending the one it connected with, so this
+    browser session never tries that token again either."""
+    st.session_state[state.AUTH_COOKIE_STALE] = token
+    st.session_state[state.AUTH_COOKIE_WRITE] = ""
 
 
 def sync_session_cookie(ctx: AppContext) -> None:
@@ -130,7 +135,7 @@ def sync_session_cookie(ctx: AppContext) -> None:
         value, max_age = "", 0
     st.html(
         "<script>document.cookie = "
-        f"'{SESSION_COOKIE}={value}; Path=/; Max-Age={int(max_age)}; SameSite=Strict'"
+        f"'{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; SameSite=Strict'"
         " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
         unsafe_allow_javascript=True,
     )
@@ -252,11 +257,11 @@ def sign_out(ctx: AppContext) -> None:
     """End the session in the database (local/oidc), forget it here, and leave the IdP session."""
     from governance import identity
 
+    local_token = st.session_state.get(state.AUTH_TOKEN)
+    if local_token:
+        _forget_cookie(local_token)
     for key in (state.AUTH_TOKEN, state.AUTH_EXTERNAL_TOKEN):
         token = st.session_state.pop(key, None)
-        if token and key == state.AUTH_TOKEN:
-            st.session_state[state.AUTH_COOKIE_STALE] = token
-            st.session_state[state.AUTH_COOKIE_WRITE] = ""
         if token:
             try:
                 identity.sign_out(ctx, token)

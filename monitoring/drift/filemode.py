@@ -166,9 +166,8 @@ def iter_current(path: Path, columns: Sequence[str], categorical: Sequence[str] 
 
 def _needs_scipy_stats(reference: Path, current: Path, categorical: Sequence[str]) -> bool:
     """Whether the comparison will need scipy.stats: for chi-square, for the exact KS of small
-    samples, and when the row counts are unknown (CSV). Large numeric Parquet files get their
-    p-values from ``methods.kstwo_sf`` without it (in all but rare corners, where it is imported
-    on demand)."""
+    samples, and when the row counts are unknown (CSV); ``methods.ks_pvalue_needs_scipy_stats``
+    decides for the row counts in the Parquet footers."""
     if categorical or _kind(reference) != "parquet" or _kind(current) != "parquet":
         return True
     try:
@@ -177,9 +176,7 @@ def _needs_scipy_stats(reference: Path, current: Path, categorical: Sequence[str
         n1, n2 = (pq.ParquetFile(p).metadata.num_rows for p in (reference, current))
     except Exception:  # unreadable files are reported by the readers, with the file's name
         return True
-    if max(n1, n2) <= methods.SCIPY_EXACT_MAX_N or min(n1, n2) == 0:
-        return True
-    return round(n1 * n2 / (n1 + n2)) < methods.KS_FAST_MIN_N
+    return methods.ks_pvalue_needs_scipy_stats(n1, n2)
 
 
 def compare_files(reference: Path, current: Path, *, categorical: Sequence[str] = (), bins: int = 10,

@@ -170,6 +170,15 @@ def ks_pvalue(d: float, n1: int, n2: int) -> tuple[float, float, str]:
     return d, float(np.clip(kstwo_sf(d, en), 0, 1)), how
 
 
+def ks_pvalue_needs_scipy_stats(n1: int, n2: int) -> bool:
+    """Whether ``ks_pvalue`` for samples of these sizes goes to scipy.stats (exact small-sample
+    distribution, or n below KS_FAST_MIN_N); otherwise only a rare (n, d) corner of ``kstwo_sf``
+    does, importing it on demand."""
+    if min(n1, n2) == 0 or max(n1, n2) <= SCIPY_EXACT_MAX_N:
+        return True
+    return round(n1 * n2 / (n1 + n2)) < KS_FAST_MIN_N
+
+
 def kstwo_sf(d: float, n: float) -> float:
     """``scipy.stats.kstwo.sf(d, n)``: P(D_n >= d) of the two-sided one-sample KS statistic.
 
