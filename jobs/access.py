@@ -10,8 +10,16 @@ Examples:
     python -m jobs.access list-users --as alice
     python -m jobs.access list-grants --as alice [--user bob] [--all]
 
-Every change is checked against alice's grants (access.manage) and written to the audit log
-with source "cli". Exit codes: 0 ok, 2 bad input, 4 permission denied, 1 other failure.
+Who acts: outside demo mode a person acts only with their personal API token in VIGIL_TOKEN
+(create it on the dashboard's "API tokens" page); ``--as`` may then be left out or must name the
+token's owner. ``--as`` alone is accepted only in demo mode (VIGIL_DEMO=true). Without either,
+the command acts as the job account (VIGIL_JOB_USER), which normally may not manage access.
+
+    VIGIL_TOKEN=vgl_... python -m jobs.access grant bob operator --reason "on call"
+
+Every change is checked against the acting person's grants (access.manage) and written to the
+audit log with source "cli" and the OS user and host. Exit codes: 0 ok, 2 bad input,
+4 permission denied (also an invalid, expired or revoked token), 1 other failure.
 """
 
 from __future__ import annotations
@@ -22,9 +30,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from core.actor import Actor
 from core.errors import InvalidInput
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
+from jobs.identity import AS_HELP, cli_actor
 
 
 def _when(value: str) -> datetime:
@@ -58,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     def cmd(name: str, help_text: str, acting: bool = True) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_text, description=help_text)
         if acting:
-            c.add_argument("--as", dest="as_user", required=True, metavar="USER", help="the acting user")
+            c.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
         return c
 
     c = cmd("bootstrap-admin", "create the first admin (only while no active admin exists)", acting=False)
@@ -100,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from governance import access, identity, rbac
 
     ctx = AppContext.create()
-    actor = Actor(args.as_user, "cli") if getattr(args, "as_user", None) else None
+    actor = cli_actor(ctx, args.as_user) if args.command != "bootstrap-admin" else None
     if args.command == "bootstrap-admin":
         access.bootstrap_admin(ctx, args.username, read_password(args))
         print(f"admin {args.username} created with role admin on *")
