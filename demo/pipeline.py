@@ -18,7 +18,9 @@ Progress = Callable[[str], None]
 
 
 def _job_actor(ctx: Any) -> Actor:
-    return Actor(ctx.settings.job_user, "job")
+    from jobs.identity import os_identity  # the demo is built by jobs.demo: record who ran it, where
+
+    return Actor(ctx.settings.job_user, "job", os_identity())
 
 
 def ingest(ctx: Any, progress: Progress) -> dict[str, Any]:

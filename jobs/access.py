@@ -9,6 +9,8 @@ Examples:
     python -m jobs.access revoke --as alice 7 --reason "left the team"
     python -m jobs.access list-users --as alice
     python -m jobs.access list-grants --as alice [--user bob] [--all]
+    python -m jobs.access list-tokens [--all]          # your API tokens (--all: everyone's, admins)
+    python -m jobs.access revoke-token 12              # your own, or anyone's with access.manage
 
 Who acts: outside demo mode a person acts only with their personal API token in VIGIL_TOKEN
 (create it on the dashboard's "API tokens" page); ``--as`` may then be left out or must name the
@@ -94,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("list-grants", "list grants (active and pending unless --all)")
     c.add_argument("--user", default=None)
     c.add_argument("--all", action="store_true", help="include expired and revoked grants")
+    c = cmd("list-tokens", "list API tokens (never the token itself); create them on the dashboard")
+    c.add_argument("--all", action="store_true", help="every person's tokens (needs access.manage)")
+    c = cmd("revoke-token", "revoke an API token now (your own, or anyone's with access.manage)")
+    c.add_argument("token_id", type=int)
     return p
 
 
@@ -105,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     from core.context import AppContext
-    from governance import access, identity, rbac
+    from governance import access, identity, rbac, tokens
 
     ctx = AppContext.create()
     actor = cli_actor(ctx, args.as_user) if args.command != "bootstrap-admin" else None
@@ -141,6 +147,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for g in rbac.list_grants(ctx, actor, args.user, include_inactive=args.all):
             print(f"{g.id:>5} {g.username:<20} {g.role:<9} {g.scope:<16} {g.status(now):<8} "
                   f"{_t(g.valid_from):<20} {_t(g.expires_at):<20} {g.granted_by}: {g.reason}")
+    elif args.command == "list-tokens":
+        now = rbac.utcnow()
+        print(f"{'id':>5} {'owner':<20} {'starts with':<12} {'status':<8} {'created':<20} {'expires':<20} "
+              f"{'last used':<20} name")
+        for t in tokens.list_tokens(ctx, actor, everyone=args.all):
+            print(f"{t.id:>5} {t.username:<20} {t.prefix:<12} {t.status(now):<8} {_t(t.created_at):<20} "
+                  f"{_t(t.expires_at):<20} {_t(t.last_used_at):<20} {t.name}")
+    elif args.command == "revoke-token":
+        t = tokens.revoke_token(ctx, actor, args.token_id)
+        print(f"API token {t.id} ({t.name}, {t.prefix}...) of {t.username} revoked")
     return EXIT_OK
 
 

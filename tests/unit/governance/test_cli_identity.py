@@ -22,7 +22,7 @@ from governance.tables import ApiToken, Grant
 from jobs import access as access_cli
 from jobs import audit as audit_cli
 from jobs import demo as demo_cli
-from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_main
+from jobs._cli import EXIT_DENIED, EXIT_OK, EXIT_USAGE, run_main
 from jobs.identity import cli_actor, job_environment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -214,3 +214,18 @@ def test_every_job_with_as_documents_the_token_rule(capsys) -> None:  # type: ig
         with pytest.raises(SystemExit):
             module.main(argv)
         assert "VIGIL_TOKEN" in capsys.readouterr().out, name
+
+
+def test_tokens_can_be_listed_and_revoked_from_the_shell(ctx, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    ottos = tokens.create_token(ctx, Actor("otto", "ui"), "otto ci")
+    monkeypatch.setenv("VIGIL_TOKEN", tokens.create_token(ctx, Actor("vera", "ui"), "vera cli").token)
+    assert run_main(access_cli.main, ["list-tokens"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "vera cli" in out and "otto ci" not in out and "token_hash" not in out
+    assert run_main(access_cli.main, ["list-tokens", "--all"]) == EXIT_DENIED
+    assert run_main(access_cli.main, ["revoke-token", str(ottos.view.id)]) == EXIT_DENIED
+    assert tokens.resolve_token(ctx, ottos.token) == "otto"
+    monkeypatch.setenv("VIGIL_TOKEN", tokens.create_token(ctx, ADMIN, "admin cli").token)
+    assert run_main(access_cli.main, ["revoke-token", str(ottos.view.id)]) == EXIT_OK
+    assert "otto ci" in capsys.readouterr().out
+    assert [t.status() for t in tokens.list_tokens(ctx, Actor("otto", "ui"))] == ["revoked"]
