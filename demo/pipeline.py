@@ -18,7 +18,7 @@ Progress = Callable[[str], None]
 
 
 def _job_actor(ctx: Any) -> Actor:
-    from jobs.identity import os_identity  # the demo is built by jobs.demo: record who ran it, where
+    from jobs._identity import os_identity  # the demo is built by jobs.demo: record who ran it, where
 
     return Actor(ctx.settings.job_user, "job", os_identity())
 

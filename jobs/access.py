@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from core.errors import InvalidInput
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
-from jobs.identity import AS_HELP, cli_actor
+from jobs._identity import AS_HELP, cli_actor
 
 
 def _when(value: str) -> datetime:

@@ -9,7 +9,7 @@
 the printed head hash somewhere else: a later verify must reach the same entry with it.
 ``export`` needs audit.export (and is itself audited); ``tail`` needs audit.read. Outside demo
 mode they act as the owner of the personal API token in VIGIL_TOKEN (``--as`` alone only works
-in demo mode; see jobs/identity.py).
+in demo mode; see jobs/_identity.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from jobs._cli import EXIT_FAILED, EXIT_OK, parser, run_main, setup_logging
-from jobs.identity import AS_HELP, cli_actor
+from jobs._identity import AS_HELP, cli_actor
 
 
 def build_parser():  # type: ignore[no-untyped-def]

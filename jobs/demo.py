@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
-from jobs.identity import AS_HELP, cli_actor
+from jobs._identity import AS_HELP, cli_actor
 
 log = logging.getLogger("vigil.jobs.demo")
 

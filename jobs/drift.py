@@ -117,7 +117,7 @@ def _cron_mode(args, p) -> int:
             at = datetime.fromisoformat(args.at)
         except ValueError:
             return _usage(p, f"--at {args.at!r} is not an ISO-8601 timestamp")
-    from jobs.identity import cli_actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from monitoring.drift.service import run_drift_check
 

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     setup_logging(args.verbose)
 
-    from jobs.identity import cli_actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from jobs.slo import parse_at
     from monitoring.health.exporter import current_metrics, write_textfile

@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
 
     import core  # noqa: F401  (telemetry off)
-    from jobs.identity import cli_actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from core.errors import InvalidInput
     from monitoring.logs.ingest import ingest_model

@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from core.config import load_models_config
     from core.settings import Settings
-    from jobs.identity import job_environment
+    from jobs._identity import job_environment
     from jobs.slo import parse_at
 
     settings = Settings.from_env()

@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
 
     import core  # noqa: F401  (telemetry off before mlflow is imported)
-    from jobs.identity import cli_actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from core.runs import record_run
     from monitoring.explain import service

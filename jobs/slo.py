@@ -80,7 +80,7 @@ def _text(item: dict) -> str:
 
 
 def _configured_mode(args) -> int:  # type: ignore[no-untyped-def]
-    from jobs.identity import cli_actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from monitoring.slo.service import run_slo_check
 

@@ -1,4 +1,4 @@
-"""Who the command line acts as (jobs.identity.cli_actor), through the real job entry points.
+"""Who the command line acts as (jobs._identity.cli_actor), through the real job entry points.
 
 Outside demo mode ``--as`` alone is refused and audited; a personal API token in VIGIL_TOKEN
 acts as its owner; no token means the job account. Every entry names the OS user and host.
@@ -23,11 +23,11 @@ from jobs import access as access_cli
 from jobs import audit as audit_cli
 from jobs import demo as demo_cli
 from jobs._cli import EXIT_DENIED, EXIT_OK, EXIT_USAGE, run_main
-from jobs.identity import cli_actor, job_environment
+from jobs._identity import cli_actor, job_environment
 
 REPO = Path(__file__).resolve().parents[3]
 ADMIN = Actor("alice", "ui")
-# computed here independently of jobs.identity: the login this test runs under, on this host
+# computed here independently of jobs._identity: the login this test runs under, on this host
 OS_WHERE = f"os:{pwd.getpwuid(os.geteuid()).pw_name}@{socket.gethostname()}"
 
 
