@@ -58,15 +58,25 @@ def cli_actor(ctx: Any, as_user: str | None = None, *, env: Mapping[str, str] | 
         owner = resolve_token(ctx, token, client_addr=where)
         actor = Actor(owner, "cli", where)
         if as_user and as_user != owner:
-            _refuse(ctx, actor, as_user, f"--as {as_user} does not match the owner of VIGIL_TOKEN ({owner})")
+            claimed = _claimed(ctx, as_user)
+            _refuse(ctx, actor, claimed, f"--as {claimed} does not match the owner of VIGIL_TOKEN ({owner})")
         return actor
     if as_user:
         if ctx.settings.demo_mode:
             return Actor(as_user, "cli", where)
-        _refuse(ctx, Actor("anonymous", "cli", where), as_user,
-                f"--as {as_user} needs a personal API token outside demo mode: create one on the "
+        claimed = _claimed(ctx, as_user)
+        _refuse(ctx, Actor("anonymous", "cli", where), claimed,
+                f"--as {claimed} needs a personal API token outside demo mode: create one on the "
                 "dashboard's API tokens page and export it as VIGIL_TOKEN")
     return Actor(ctx.settings.job_user, "job", where)
+
+
+def _claimed(ctx: Any, as_user: str) -> str:
+    """The ``--as`` value as it may be recorded: an existing username, else ``(unknown user)`` (a
+    mistyped password must not reach the append-only audit log)."""
+    from governance.identity import get_user
+
+    return as_user if get_user(ctx, as_user) is not None else "(unknown user)"
 
 
 def _refuse(ctx: Any, actor: Actor, claimed: str, message: str) -> None:

@@ -229,3 +229,10 @@ def test_tokens_can_be_listed_and_revoked_from_the_shell(ctx, monkeypatch, capsy
     assert run_main(access_cli.main, ["revoke-token", str(ottos.view.id)]) == EXIT_OK
     assert "otto ci" in capsys.readouterr().out
     assert [t.status() for t in tokens.list_tokens(ctx, Actor("otto", "ui"))] == ["revoked"]
+
+
+def test_an_unknown_as_value_is_not_recorded_verbatim(ctx, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert _grant_bob(monkeypatch, "--as", "Tr0ub4dor&3-my-password") == EXIT_DENIED
+    assert "Tr0ub4dor" not in capsys.readouterr().err
+    entry = ctx.audit.head()
+    assert entry.resource == "user:(unknown user)" and "Tr0ub4dor" not in str(entry)
