@@ -19,13 +19,15 @@ OTTO = Actor("otto", "ui")
 
 
 @pytest.fixture
-def tctx(sqlite_ctx):  # type: ignore[no-untyped-def]
-    access.bootstrap_admin(sqlite_ctx, "root", "root-password")
+def tctx(ctx):  # type: ignore[no-untyped-def]
+    """SQLite and PostgreSQL (tests/conftest.py's ``ctx``), with an admin, a viewer, an operator
+    and a service account."""
+    access.bootstrap_admin(ctx, "root", "root-password")
     for name, role in (("vera", "viewer"), ("otto", "operator")):
-        identity.create_user(sqlite_ctx, ADMIN, name, f"{name}-password")
-        rbac.grant(sqlite_ctx, ADMIN, name, role, "*", reason="test")
-    identity.create_user(sqlite_ctx, ADMIN, "cron", is_service=True)
-    return sqlite_ctx
+        identity.create_user(ctx, ADMIN, name, f"{name}-password")
+        rbac.grant(ctx, ADMIN, name, role, "*", reason="test")
+    identity.create_user(ctx, ADMIN, "cron", is_service=True)
+    return ctx
 
 
 def _set(ctx, token_id: int, **values) -> None:  # type: ignore[no-untyped-def]
