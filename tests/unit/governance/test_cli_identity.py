@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import pwd
 import socket
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -120,9 +122,22 @@ def test_without_token_or_as_a_command_acts_as_the_job_account(ctx, monkeypatch)
     assert cli_actor(AppContext.create()) == Actor("otto", "job", OS_WHERE)
 
 
-def test_scheduled_jobs_never_inherit_a_personal_token() -> None:
-    env = job_environment({"VIGIL_TOKEN": "vgl_x", "PATH": "/bin", "VIGIL_DEMO": "true"})
-    assert env == {"PATH": "/bin", "VIGIL_DEMO": "true"}
+def test_scheduled_jobs_never_inherit_a_personal_token(tmp_path: Path) -> None:
+    """A scheduler started from a shell holding VIGIL_TOKEN still runs its jobs as the job account."""
+    pkg = tmp_path / "fakejobs"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    seen = tmp_path / "seen.txt"
+    (pkg / "probe.py").write_text(f"import os; open({str(seen)!r}, 'w').write(os.environ.get('VIGIL_TOKEN', '-'))\n")
+    config = tmp_path / "models.yaml"
+    config.write_text("models: []\nschedules:\n  probe: '* * * * *'\n")
+    env = {**os.environ, "VIGIL_CONFIG": str(config), "VIGIL_DATA_DIR": str(tmp_path / "data"),
+           "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}", "VIGIL_TOKEN": "vgl_personal-token-of-alice"}
+    done = subprocess.run([sys.executable, "-m", "jobs.scheduler", "--once", "--all", "--module-prefix", "fakejobs"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert seen.read_text() == "-"
+    assert job_environment({"VIGIL_TOKEN": "vgl_x", "PATH": "/bin"}) == {"PATH": "/bin"}
 
 
 # -- jobs.demo --retrain and --force -------------------------------------------------------------
