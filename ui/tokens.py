@@ -100,9 +100,10 @@ def revoke_form(ctx: AppContext, actor: Actor, views: list[tokens.TokenView], *,
         chosen = st.selectbox("Token", list(active), format_func=label, key=f"{key}.choice")
         if st.form_submit_button("Revoke...", type="primary", key=f"{key}.submit"):
             ask_confirmation(key)
-    choice = active.get(chosen) if chosen is not None else None
-    if choice is None:
+    found = active.get(chosen) if chosen is not None else None
+    if found is None:
         return
+    choice: tokens.TokenView = found
 
     def _revoke() -> str:
         view = tokens.revoke_token(ctx, actor, choice.id)

@@ -21,6 +21,8 @@ def test_create_shows_the_token_once_lists_it_and_revoke_ends_it(vigil_env) -> N
     at.switch_page("pages/tokens.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["API tokens"]
+    at.button(key="tokens.create").click().run()  # no name: one clear line, no token
+    assert not at.code and any("needs a name" in e.value for e in at.error)
     at.text_input(key="tokens.name").input("vera laptop")
     at.number_input(key="tokens.days").set_value(30)
     at.button(key="tokens.create").click().run()
