@@ -55,15 +55,19 @@ def logs_dir(ctx: AppContext, spec: ModelSpec) -> Path:
     return path if path.is_absolute() else ctx.settings.data_dir / path
 
 
-def reset_registry(ctx: AppContext, progress: Progress) -> None:
-    """Delete the demo's registered models (``--force``), so versions start again at 1."""
+def reset_registry(ctx: AppContext, progress: Progress) -> list[str]:
+    """Delete the demo's registered models (``--force``), so versions start again at 1; returns
+    the names deleted."""
     from demo import publish
 
     quiet_libraries()
     client = publish.client_for(ctx.settings)
+    deleted = []
     for spec in demo_models(ctx):
         if publish.delete_registered_model(client, spec.registered_model):
             progress(f"deleted registered model {spec.registered_model}")
+            deleted.append(spec.registered_model)
+    return deleted
 
 
 def train_and_register(ctx: AppContext, progress: Progress) -> dict[str, Any]:

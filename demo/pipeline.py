@@ -18,7 +18,9 @@ Progress = Callable[[str], None]
 
 
 def _job_actor(ctx: Any) -> Actor:
-    return Actor(ctx.settings.job_user, "job")
+    from jobs._identity import os_identity  # the demo is built by jobs.demo: record who ran it, where
+
+    return Actor(ctx.settings.job_user, "job", os_identity())
 
 
 def ingest(ctx: Any, progress: Progress) -> dict[str, Any]:
@@ -94,13 +96,15 @@ def health(ctx: Any, anchor: datetime, progress: Progress, *, every_hours: int =
     return out
 
 
-KEEP_TABLES = frozenset({"users", "sign_in_sessions", "grants", "audit_log", "job_runs", "alembic_version"})
+KEEP_TABLES = frozenset({"users", "sign_in_sessions", "grants", "api_tokens", "audit_log", "job_runs",
+                         "alembic_version"})
 
 
-def reset_monitoring(ctx: Any, progress: Progress) -> None:
+def reset_monitoring(ctx: Any, progress: Progress) -> list[str]:
     """Forget derived monitoring state before a rebuild (``--force``): the log store, the
-    quarantine, the ingest ledger and every stored result. Accounts, grants, job runs and the
-    audit log are kept: the audit log is append-only and the rebuild itself is audited."""
+    quarantine, the ingest ledger and every stored result. Accounts, grants, API tokens, job
+    runs and the audit log are kept: the audit log is append-only and the rebuild itself is
+    audited (by demo.actions.reset_demo, which checks the permission). Returns what was cleared."""
     import shutil
 
     from sqlalchemy import delete
@@ -112,13 +116,14 @@ def reset_monitoring(ctx: Any, progress: Progress) -> None:
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
     import_all_tables()
+    cleared = []
     with session_scope(ctx.engine) as session:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name not in KEEP_TABLES:
                 session.execute(delete(table))
-    ctx.audit.append(_job_actor(ctx), "demo.reset", "*", "success",
-                     details={"cleared": ["logstore", "quarantine", "monitoring results"]})
+                cleared.append(table.name)
     progress("cleared the log store, the quarantine and stored monitoring results")
+    return ["logstore", "quarantine", *sorted(cleared)]
 
 
 def shap(ctx: Any, anchor: datetime, progress: Progress, *, first_day: int = 16,

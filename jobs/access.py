@@ -9,9 +9,19 @@ Examples:
     python -m jobs.access revoke --as alice 7 --reason "left the team"
     python -m jobs.access list-users --as alice
     python -m jobs.access list-grants --as alice [--user bob] [--all]
+    python -m jobs.access list-tokens [--all]          # your API tokens (--all: everyone's, admins)
+    python -m jobs.access revoke-token 12              # your own, or anyone's with access.manage
 
-Every change is checked against alice's grants (access.manage) and written to the audit log
-with source "cli". Exit codes: 0 ok, 2 bad input, 4 permission denied, 1 other failure.
+Who acts: outside demo mode a person acts only with their personal API token in VIGIL_TOKEN
+(create it on the dashboard's "API tokens" page); ``--as`` may then be left out or must name the
+token's owner. ``--as`` alone is accepted only in demo mode (VIGIL_DEMO=true). Without either,
+the command acts as the job account (VIGIL_JOB_USER), which normally may not manage access.
+
+    VIGIL_TOKEN=vgl_... python -m jobs.access grant bob operator --reason "on call"
+
+Every change is checked against the acting person's grants (access.manage) and written to the
+audit log with source "cli" and the OS user and host. Exit codes: 0 ok, 2 bad input,
+4 permission denied (also an invalid, expired or revoked token), 1 other failure.
 """
 
 from __future__ import annotations
@@ -22,9 +32,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from core.actor import Actor
 from core.errors import InvalidInput
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
+from jobs._identity import AS_HELP, cli_actor
 
 
 def _when(value: str) -> datetime:
@@ -58,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     def cmd(name: str, help_text: str, acting: bool = True) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_text, description=help_text)
         if acting:
-            c.add_argument("--as", dest="as_user", required=True, metavar="USER", help="the acting user")
+            c.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
         return c
 
     c = cmd("bootstrap-admin", "create the first admin (only while no active admin exists)", acting=False)
@@ -86,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("list-grants", "list grants (active and pending unless --all)")
     c.add_argument("--user", default=None)
     c.add_argument("--all", action="store_true", help="include expired and revoked grants")
+    c = cmd("list-tokens", "list API tokens (never the token itself); create them on the dashboard")
+    c.add_argument("--all", action="store_true", help="every person's tokens (needs access.manage)")
+    c = cmd("revoke-token", "revoke an API token now (your own, or anyone's with access.manage)")
+    c.add_argument("token_id", type=int)
     return p
 
 
@@ -97,10 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     from core.context import AppContext
-    from governance import access, identity, rbac
+    from governance import access, identity, rbac, tokens
 
     ctx = AppContext.create()
-    actor = Actor(args.as_user, "cli") if getattr(args, "as_user", None) else None
+    actor = cli_actor(ctx, args.as_user) if args.command != "bootstrap-admin" else None
     if args.command == "bootstrap-admin":
         access.bootstrap_admin(ctx, args.username, read_password(args))
         print(f"admin {args.username} created with role admin on *")
@@ -133,6 +147,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for g in rbac.list_grants(ctx, actor, args.user, include_inactive=args.all):
             print(f"{g.id:>5} {g.username:<20} {g.role:<9} {g.scope:<16} {g.status(now):<8} "
                   f"{_t(g.valid_from):<20} {_t(g.expires_at):<20} {g.granted_by}: {g.reason}")
+    elif args.command == "list-tokens":
+        now = rbac.utcnow()
+        print(f"{'id':>5} {'owner':<20} {'starts with':<12} {'status':<8} {'created':<20} {'expires':<20} "
+              f"{'last used':<20} name")
+        for t in tokens.list_tokens(ctx, actor, everyone=args.all):
+            print(f"{t.id:>5} {t.username:<20} {t.prefix:<12} {t.status(now):<8} {_t(t.created_at):<20} "
+                  f"{_t(t.expires_at):<20} {_t(t.last_used_at):<20} {t.name}")
+    elif args.command == "revoke-token":
+        t = tokens.revoke_token(ctx, actor, args.token_id)
+        print(f"API token {t.id} ({t.name}, {t.prefix}...) of {t.username} revoked")
     return EXIT_OK
 
 

@@ -7,7 +7,9 @@
 
 ``verify`` recomputes the whole SHA-256 chain (progress on stderr); schedule it daily and keep
 the printed head hash somewhere else: a later verify must reach the same entry with it.
-``export`` needs audit.export (and is itself audited); ``tail`` needs audit.read.
+``export`` needs audit.export (and is itself audited); ``tail`` needs audit.read. Outside demo
+mode they act as the owner of the personal API token in VIGIL_TOKEN (``--as`` alone only works
+in demo mode; see jobs/_identity.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from core.actor import Actor
 from jobs._cli import EXIT_FAILED, EXIT_OK, parser, run_main, setup_logging
+from jobs._identity import AS_HELP, cli_actor
 
 
 def build_parser():  # type: ignore[no-untyped-def]
@@ -30,7 +32,7 @@ def build_parser():  # type: ignore[no-untyped-def]
     for name, help_text in (("export", "write entries as CSV or JSON lines (audited)"),
                             ("tail", "print the newest entries")):
         c = sub.add_parser(name, help=help_text, description=help_text)
-        c.add_argument("--as", dest="as_user", required=True, metavar="USER", help="the acting user")
+        c.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
         c.add_argument("--since", default=None, help="ISO-8601 UTC lower bound on ts (inclusive)")
         c.add_argument("--until", default=None, help="ISO-8601 UTC upper bound on ts (exclusive)")
         c.add_argument("--actor", default=None)
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = ctx.audit.verify(batch_size=max(100, args.batch_size), progress=progress, workers=workers)
         print(report.line())
         return EXIT_OK if report.ok else EXIT_FAILED
-    actor = Actor(args.as_user, "cli")
+    actor = cli_actor(ctx, args.as_user)
     if args.command == "export":
         data = export_audit(ctx, actor, args.format, **_filters(args))
         if args.out:

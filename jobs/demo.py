@@ -2,8 +2,13 @@
 with two incidents, and one demo account per role. Non-interactive, idempotent, no network.
 
     python -m jobs.demo                       # build what is missing (finished steps are skipped)
-    python -m jobs.demo --force               # rebuild everything with a new anchor (now)
+    VIGIL_DEMO=true python -m jobs.demo --force --as admin   # wipe and rebuild with a new anchor (now)
     python -m jobs.demo --retrain diabetes    # train and register one new version of a model
+
+--retrain needs model.retrain on the model (the job account VIGIL_JOB_USER has it in the demo);
+--force runs only in demo mode and needs access.manage (an admin: --as admin in demo mode, or
+VIGIL_TOKEN). Both are audited: the refusal, the start and the outcome; --force never wipes
+accounts, grants, API tokens, job runs or the audit log, so its own entries survive the wipe.
 
 Steps (recorded in <data>/demo/manifest.json):
   train     train 3 versions per model (torch MLP for breast-cancer, gradient boosting for
@@ -37,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
+from jobs._identity import AS_HELP, cli_actor
 
 log = logging.getLogger("vigil.jobs.demo")
 
@@ -151,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force",
         action="store_true",
-        help="rebuild every step (deletes the demo's registered models and logs first)",
+        help="rebuild every step (deletes the demo's registered models and logs first; demo mode "
+        "and access.manage only)",
     )
+    p.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
     p.add_argument(
         "--retrain",
         metavar="MODEL",
@@ -185,7 +193,7 @@ def _print_sign_in(accounts: list[dict[str, str]], demo_mode: bool) -> None:
         print(f"    {account['role']:<9} username {account['username']:<9} password {account['password']}")
 
 
-def build(ctx: Any, *, force: bool, anchor: datetime | None) -> dict[str, Any]:
+def build(ctx: Any, *, force: bool, anchor: datetime | None, actor: Any = None) -> dict[str, Any]:
     """Run the steps that are not finished yet; returns each step's details (this run's
     in-memory details for steps that ran, keys starting with ``_`` included; the manifest's
     for skipped steps). Keys starting with ``_`` are never written to the manifest."""
@@ -202,11 +210,9 @@ def build(ctx: Any, *, force: bool, anchor: datetime | None) -> dict[str, Any]:
         )
     if manifest is None:
         if force:
-            from demo.build import reset_registry
-            from demo.pipeline import reset_monitoring
+            from demo.actions import reset_demo
 
-            reset_registry(ctx, _progress)
-            reset_monitoring(ctx, _progress)
+            reset_demo(ctx, actor or cli_actor(ctx), _progress)  # demo mode + access.manage, audited
         manifest = Manifest(path=path, anchor=anchor or anchor_hour())
         manifest.save()
     run = DemoRun(ctx=ctx, manifest=manifest, progress=_progress)
@@ -236,18 +242,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     ctx = AppContext.create()
+    actor = cli_actor(ctx, args.as_user)
     if args.retrain:
-        from demo.build import retrain
+        from demo.actions import retrain_model
 
         ctx.models.get(args.retrain)  # NotFound (exit 2) names the configured models
-        with record_run(ctx.engine, "demo", model=args.retrain, actor=ctx.settings.job_user) as handle:
-            details = retrain(ctx, args.retrain, _progress)
+        with record_run(ctx.engine, "demo", model=args.retrain, actor=actor.username) as handle:
+            details = retrain_model(ctx, actor, args.retrain, _progress)  # model.retrain, audited
             handle.details = {"mode": "retrain", **details}
             handle.message = f"registered {details['registered_model']} version {details['version']}"
         print(f"{handle.message} (no alias moved: request a release to promote it)")
         return EXIT_OK
-    with record_run(ctx.engine, "demo", actor=ctx.settings.job_user) as handle:
-        details = build(ctx, force=args.force, anchor=args.anchor)
+    if args.force:
+        from demo.actions import check_reset
+
+        check_reset(ctx, actor)  # refused before anything runs: demo mode and access.manage
+    with record_run(ctx.engine, "demo", actor=actor.username) as handle:
+        details = build(ctx, force=args.force, anchor=args.anchor, actor=actor)
         handle.details = {
             "mode": "force" if args.force else "build",
             "steps": sorted(details),

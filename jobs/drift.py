@@ -117,12 +117,12 @@ def _cron_mode(args, p) -> int:
             at = datetime.fromisoformat(args.at)
         except ValueError:
             return _usage(p, f"--at {args.at!r} is not an ISO-8601 timestamp")
-    from core.actor import Actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from monitoring.drift.service import run_drift_check
 
     ctx = AppContext.create()
-    actor = Actor(ctx.settings.job_user, "job")
+    actor = cli_actor(ctx)
     view = run_drift_check(ctx, actor, args.model, window=args.window, at=at)
     drifted = getattr(view, "drifted_features", 0)
     n_drifted = drifted if isinstance(drifted, int) else len(drifted or [])

@@ -26,18 +26,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--textfile", default=os.environ.get("VIGIL_HEALTH_TEXTFILE"),
                    help="write Prometheus metrics here for node-exporter's textfile collector")
     p.add_argument("--no-notify", action="store_true", help="do not call the webhook")
-    p.add_argument("--as", dest="as_user", help="act as this user (default: the job user)")
+    p.add_argument("--as", dest="as_user", help=(
+                   "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
+                   "(default: the job user)"))
     args = p.parse_args(argv)
     setup_logging(args.verbose)
 
-    from core.actor import Actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from jobs.slo import parse_at
     from monitoring.health.exporter import current_metrics, write_textfile
     from monitoring.health.service import run_health_check
 
     ctx = AppContext.create()
-    actor = Actor(args.as_user or ctx.settings.job_user, "cli" if args.as_user else "job")
+    actor = cli_actor(ctx, args.as_user)
     at = parse_at(args.at) if args.at else None
     models = [ctx.models.get(args.model).name] if args.model else ctx.models.names
     for model in models:

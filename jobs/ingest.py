@@ -23,12 +23,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser("ingest", __doc__ or "")
     p.add_argument("--model", help="only this configured model (default: all)")
     p.add_argument("--path", help="read this directory or fsspec URL instead of the configured logs")
-    p.add_argument("--as", dest="as_user", help="act as this user (default: the job user)")
+    p.add_argument("--as", dest="as_user", help=(
+                   "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
+                   "(default: the job user)"))
     args = p.parse_args(argv)
     setup_logging(args.verbose)
 
     import core  # noqa: F401  (telemetry off)
-    from core.actor import Actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from core.errors import InvalidInput
     from monitoring.logs.ingest import ingest_model
@@ -36,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = AppContext.create()
     if args.path and not args.model and len(ctx.models.names) > 1:
         raise InvalidInput("--path needs --model (which model's schema the files follow)")
-    actor = Actor(args.as_user, "cli") if args.as_user else Actor(ctx.settings.job_user, "job")
+    actor = cli_actor(ctx, args.as_user)
     names = [args.model] if args.model else ctx.models.names
     for name in names:
         ctx.models.get(name)  # NotFound names the configured models

@@ -218,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from core.config import load_models_config
     from core.settings import Settings
+    from jobs._identity import job_environment
     from jobs.slo import parse_at
 
     settings = Settings.from_env()
@@ -229,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: no schedule for {', '.join(unknown)} in {settings.config_file}", file=sys.stderr)
             return EXIT_USAGE
         schedules = {k: v for k, v in schedules.items() if k in wanted}
-    scheduler = Scheduler(schedules, module_prefix=args.module_prefix)
+    scheduler = Scheduler(schedules, module_prefix=args.module_prefix, env=job_environment())
 
     if args.once:
         at = parse_at(args.at)

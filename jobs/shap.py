@@ -4,7 +4,8 @@
     python -m jobs.shap --model diabetes --version 2 --window 12h
     python -m jobs.shap --model breast-cancer --all-versions  # every registered version
 
-Acts as the job user (VIGIL_JOB_USER, needs shap.run) unless --as names a user. Exit codes:
+Acts as the job user (VIGIL_JOB_USER, needs shap.run), or as the person whose API token is in
+VIGIL_TOKEN (--as USER alone only in demo mode). Exit codes:
 0 success, 1 failure, 2 usage/configuration error or unknown model/version, 4 permission
 denied, 5 MLflow or the database unavailable.
 """
@@ -35,7 +36,9 @@ def build_parser():  # type: ignore[no-untyped-def]
         default=500,
         help="model evaluations per row for the permutation explainer (500)",
     )
-    p.add_argument("--as", dest="as_user", help="act as this user (source cli) instead of the job user")
+    p.add_argument("--as", dest="as_user", help=(
+                   "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
+                   "(default: the job user)"))
     return p
 
 
@@ -44,14 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
 
     import core  # noqa: F401  (telemetry off before mlflow is imported)
-    from core.actor import Actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from core.runs import record_run
     from monitoring.explain import service
 
     ctx = AppContext.create()
     spec = ctx.models.get(args.model)
-    actor = Actor(args.as_user, "cli") if args.as_user else Actor(ctx.settings.job_user, "job")
+    actor = cli_actor(ctx, args.as_user)
     registry = service.registry_for(ctx)
     with record_run(ctx.engine, "shap", model=args.model, actor=actor.username) as run:
         versions: list[str | None] = [args.version]

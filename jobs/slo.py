@@ -80,12 +80,12 @@ def _text(item: dict) -> str:
 
 
 def _configured_mode(args) -> int:  # type: ignore[no-untyped-def]
-    from core.actor import Actor
+    from jobs._identity import cli_actor
     from core.context import AppContext
     from monitoring.slo.service import run_slo_check
 
     ctx = AppContext.create()
-    actor = Actor(args.as_user or ctx.settings.job_user, "cli" if args.as_user else "job")
+    actor = cli_actor(ctx, args.as_user)
     models = [args.model] if args.model else ctx.models.names
     at = parse_at(args.at) if args.at else None
     out = []
@@ -110,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--min-requests", type=float, default=0,
                    help="file mode: requests a long window needs before it may alert (default 0)")
     p.add_argument("--model", help="configured mode: only this model")
-    p.add_argument("--as", dest="as_user", help="configured mode: act as this user (default: the job user)")
+    p.add_argument("--as", dest="as_user", help=("configured mode: "
+                   "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
+                   "(default: the job user)"))
     args = p.parse_args(argv)
     setup_logging(args.verbose)
     if args.slo_file:

@@ -1,11 +1,13 @@
-"""Access: accounts and role grants; grant and revoke with a reason, each confirmed and audited."""
+"""Access: accounts and role grants; grant and revoke with a reason, each confirmed and audited;
+everyone's API tokens, any of which an admin may revoke."""
 
 from datetime import UTC, date, datetime, time
 
 import streamlit as st
 
-from governance import identity, rbac
+from governance import identity, rbac, tokens
 from ui import state
+from ui import tokens as token_ui
 from ui.auth import actor_for, require_user
 from ui.components import ask_confirmation, confirm, esc, show_outcome
 from ui.context import get_context
@@ -16,6 +18,7 @@ actor = actor_for(user)
 
 st.title("Access")
 show_outcome(state.ACCESS_RESULT, state.ACCESS_ERROR, success=lambda message: message)
+token_ui.show_outcome()
 
 
 def _when(moment: datetime | None) -> str:
@@ -110,3 +113,14 @@ if revoke_choice is not None:
             f"{esc(revoke_choice.scope)} for **{esc(revoke_choice.username)}**)?"
             f"\n\nReason: {esc(revoke_reason) or '_(none given)_'}",
             _revoke, result_key=state.ACCESS_RESULT, error_key=state.ACCESS_ERROR, confirm_label="Revoke")
+
+st.subheader("API tokens")
+st.caption("Every person's command-line tokens (each person manages their own on the API tokens page). "
+           "Revoke a token that may have leaked: commands using it stop working at once.")
+try:
+    every_token = tokens.list_tokens(ctx, actor, everyone=True)
+except Exception as exc:  # refused (audited by the service) or the database is down
+    st.error(f"Cannot read the API tokens: {esc(exc)}")
+else:
+    token_ui.token_table(every_token, owners=True, key="access.tokens")
+    token_ui.revoke_form(ctx, actor, every_token, owners=True, key="access.token_revoke")

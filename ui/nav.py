@@ -33,6 +33,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/access.py", "Access", ":material/admin_panel_settings:", "Governance",
              "access.manage"),
     PageSpec("pages/system.py", "System", ":material/dns:", "Operations", "system.view"),
+    PageSpec("pages/tokens.py", "API tokens", ":material/key:", "Account", "model.view", True),
 )
 SIGN_IN = PageSpec("pages/sign_in.py", "Sign in", ":material/login:", "", "")
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.app.conftest import BY_ROLE, nav_titles, new_app, open_url_path, sign_in_as, texts
 
-MODEL_PAGES = {"Overview", "Drift", "SLOs", "Explanations"}
+MODEL_PAGES = {"Overview", "Drift", "SLOs", "Explanations", "API tokens"}  # API tokens: every role
 EXPECTED_NAV = {
     "viewer": MODEL_PAGES,
     "operator": MODEL_PAGES | {"System"},
@@ -27,6 +27,7 @@ PAGES = {
     "pages/audit.py": ("audit", "Audit log"),
     "pages/access.py": ("access", "Access"),
     "pages/system.py": ("system", "System"),
+    "pages/tokens.py": ("tokens", "API tokens"),
 }
 NAV_TITLE = {"pages/explain.py": "Explanations", "pages/audit.py": "Audit log"}
 

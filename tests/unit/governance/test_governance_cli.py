@@ -23,7 +23,10 @@ REPO = Path(__file__).resolve().parents[3]
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_CONFIG": str(REPO / "config" / "models.yaml")}
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("VIGIL_DEMO", raising=False)
+    monkeypatch.delenv("VIGIL_TOKEN", raising=False)
+    # --as alone is honoured only in demo mode (outside it a person needs VIGIL_TOKEN: see
+    # tests/unit/governance/test_cli_identity.py); these flows are about the commands themselves
+    monkeypatch.setenv("VIGIL_DEMO", "true")
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
@@ -82,7 +85,7 @@ def test_audit_cli_export_and_tail(env, monkeypatch, capsys, tmp_path) -> None: 
     assert [r["action"] for r in rows] == ["access.bootstrap"]
     assert _run(audit_cli, ["tail", "--as", "alice", "-n", "5"], monkeypatch) == EXIT_OK
     out = capsys.readouterr().out.splitlines()
-    assert "access.bootstrap" in out[0] and "audit.export" in out[1] and "alice [cli]" in out[1]
+    assert "access.bootstrap" in out[0] and "audit.export" in out[1] and "alice [cli@os:" in out[1]
     assert _run(audit_cli, ["export", "--as", "nobody", "--format", "csv"], monkeypatch) == EXIT_DENIED
 
 
