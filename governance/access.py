@@ -61,8 +61,8 @@ def bootstrap_admin(ctx: Any, username: str, password: str) -> None:
             session.rollback()
             ctx.audit.append(BOOTSTRAP_ACTOR, "access.bootstrap", f"user:{username}", "denied",
                              reason="an active admin grant already exists")
-            raise Conflict("an active admin already exists; ask an admin to run "
-                           "`python -m jobs.access grant --as <admin> ...` instead")
+            raise Conflict("an active admin already exists; ask an admin to grant access on the Access "
+                           "page, or with `VIGIL_TOKEN=<their API token> python -m jobs.access grant ...`")
         user = session.scalar(select(User).where(User.username == username))
         created = user is None
         if user is None:
