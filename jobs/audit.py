@@ -77,7 +77,8 @@ def _checkpoint(ctx) -> int:  # type: ignore[no-untyped-def]
         print(str(exc))
         return EXIT_FAILED
     ctx.audit.append(actor, "audit.checkpoint", "audit_log", "success",
-                     details={"seq": cp.seq, "head": cp.head, "key_id": cp.key_id, "written": written})
+                     details={"seq": cp.seq, "head": cp.head, "ts": cp.ts, "key_id": cp.key_id,
+                              "written": written})
     print(f"checkpoint seq {cp.seq} head={cp.head} at {cp.ts} written to {', '.join(written)}")
     return EXIT_OK
 
