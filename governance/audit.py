@@ -107,7 +107,8 @@ class VerifyReport:
 
     def line(self) -> str:
         if self.ok:
-            anchor = "" if self.anchored_seq is None else f" anchored at seq {self.anchored_seq}, {self.anchored_at}"
+            anchor = ("" if self.anchored_seq is None
+                      else f" anchored at seq {self.anchored_seq}, {self.anchored_at}")
             return f"OK {self.count} entries head={self.head}{anchor}"
         where = "" if self.broken_seq is None else f" at seq {self.broken_seq}"
         return f"BROKEN{where}: {self.problem}"

@@ -188,12 +188,14 @@ class FsspecSink:
         try:
             if not self.fs.exists(self.root):
                 return []
-            names = sorted((p for p in self.fs.ls(self.root, detail=False)
-                            if p.rsplit("/", 1)[-1].endswith(".json") and not p.rsplit("/", 1)[-1].startswith(".")),
-                           key=lambda p: p.rsplit("/", 1)[-1])  # <seq:012d>-<time>.json: by seq, then time
+            base = {p: p.rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False)}
+            # <seq:012d>-<time>.json sorts by seq, then time; dot files are writes in progress
+            names = sorted((p for p, b in base.items() if b.endswith(".json") and not b.startswith(".")),
+                           key=base.__getitem__)
             chosen = names[-limit:] if limit > 0 else names
-            return [(f"{self.label.rstrip('/')}/{p.rsplit('/', 1)[-1]}",
-                     self.fs.cat_file(p).decode("utf-8", errors="replace")) for p in chosen]
+            where = self.label.rstrip("/")
+            return [(f"{where}/{base[p]}", self.fs.cat_file(p).decode("utf-8", errors="replace"))
+                    for p in chosen]
         except Exception as exc:
             raise ServiceUnavailable(f"cannot read checkpoints at {self.label}: "
                                      f"{type(exc).__name__}: {exc}") from None
@@ -229,7 +231,8 @@ class WebhookSink:
             response = httpx.post(self.url, content=cp.to_json().encode("utf-8"), timeout=self.timeout,
                                   headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
-            raise ServiceUnavailable(f"cannot POST checkpoint to {self.label}: {type(exc).__name__}") from None
+            raise ServiceUnavailable(f"cannot POST checkpoint to {self.label}: "
+                                     f"{type(exc).__name__}") from None
         if response.status_code >= 300:
             raise ServiceUnavailable(f"checkpoint webhook {self.label} answered HTTP {response.status_code}")
         return self.label
@@ -377,7 +380,8 @@ def check_checkpoints(engine: Engine, report: VerifyReport, config: AnchorConfig
     found = read_checkpoints(config, config.public_key(), limit)
     if not found:
         where = ", ".join(s.label for s in config.sinks if s.readable)
-        return replace(report, warning=f"no audit checkpoint at {where} yet: run python -m jobs.audit checkpoint")
+        return replace(report, warning=f"no audit checkpoint at {where} yet: "
+                                       "run python -m jobs.audit checkpoint")
     hashes = _hashes_at(engine, (f.checkpoint.seq for f in found if f.checkpoint is not None))
     problems = [p for f in found if (p := _problem(f, report.count, hashes)) is not None]
     if problems:
@@ -397,7 +401,8 @@ def _rows_after(engine: Engine, after: int, batch_size: int) -> Iterator[list[An
             yield list(partition)
 
 
-def take_checkpoint(engine: Engine, config: AnchorConfig, *, batch_size: int = 20_000) -> tuple[Checkpoint, list[str]]:
+def take_checkpoint(engine: Engine, config: AnchorConfig, *,
+                    batch_size: int = 20_000) -> tuple[Checkpoint, list[str]]:
     """Check the chain since the newest trusted checkpoint, then sign its head and write it everywhere.
 
     Refuses (AnchorBroken) when the chain contradicts a checkpoint, a checkpoint is forged, or the

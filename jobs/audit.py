@@ -1,6 +1,7 @@
 """Check, export and read the tamper-evident audit log.
 
-    python -m jobs.audit verify            # exit 0: last line "OK <n> entries head=<hash> [anchored at seq <m>, <time>]"
+    python -m jobs.audit verify            # exit 0: last line "OK <n> entries head=<hash>"
+                                           #   (+ " anchored at seq <m>, <time>" with checkpoints)
                                            # exit 1: last line "BROKEN at seq <n>: <what is wrong>"
     python -m jobs.audit checkpoint        # sign the chain head and write it outside the database
     python -m jobs.audit export --as auditor --format jsonl --out audit.jsonl [--since 2026-11-01]
