@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from core.actor import Actor
-from jobs._cli import EXIT_FAILED, EXIT_OK, parser, run_main, setup_logging
+from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, parser, run_main, setup_logging
 
 
 def build_parser():  # type: ignore[no-untyped-def]
@@ -98,12 +98,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from governance.audit_verify import default_workers
 
-        from governance.audit_anchor import AnchorConfig
+        from dataclasses import replace
+
+        from core.errors import ServiceUnavailable
+        from governance.audit_anchor import AnchorConfig, check_checkpoints
 
         workers = default_workers() if args.workers is None else max(1, args.workers)
         anchor = AnchorConfig.from_env(urls=args.anchor)
-        report = ctx.audit.verify(batch_size=max(100, args.batch_size), progress=progress, workers=workers,
-                                  anchor=anchor, checkpoints=max(0, args.checkpoints))
+        if anchor.configured:
+            anchor.public_key()  # a missing or wrong key is a configuration error before the long check
+        chain = ctx.audit.verify(batch_size=max(100, args.batch_size), progress=progress, workers=workers,
+                                 anchor=AnchorConfig())
+        try:
+            report = check_checkpoints(ctx.engine, replace(chain, warning=""), anchor, max(0, args.checkpoints))
+        except ServiceUnavailable as exc:  # the chain's own result still counts: print it, then exit 5
+            print(chain.line())
+            print(f"unavailable: {exc}", file=sys.stderr)
+            return EXIT_UNAVAILABLE if chain.ok else EXIT_FAILED
         if report.warning:
             print(f"warning: {report.warning}")
         print(report.line())

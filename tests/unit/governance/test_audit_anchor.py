@@ -28,7 +28,7 @@ from governance.audit_anchor import (
 )
 from jobs import audit as audit_cli
 from jobs import audit_checkpoint as checkpoint_cli
-from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_main
+from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, run_main
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -244,3 +244,18 @@ def test_unknown_checkpoint_location_is_a_configuration_error(env, keys, monkeyp
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [err[0]] and err[0].startswith("configuration error: VIGIL_AUDIT_CHECKPOINT_URL: cannot use "
                                                  "nosuchscheme://bucket/x")
+
+
+def test_unreadable_checkpoint_store_still_prints_the_chain_result(env, keys, tmp_path, monkeypatch,  # type: ignore[no-untyped-def]
+                                                                   capsys) -> None:
+    def down(self, limit):  # type: ignore[no-untyped-def]
+        raise ServiceUnavailable(f"cannot read checkpoints at {self.label}: ConnectionError: timed out")
+
+    monkeypatch.setattr(FsspecSink, "newest", down)
+    monkeypatch.setenv("VIGIL_AUDIT_CHECKPOINT_URL", str(tmp_path / "cp"))
+    monkeypatch.setenv("VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE", str(keys[1]))
+    assert run_main(audit_cli.main, ["verify", "--quiet"]) == EXIT_UNAVAILABLE
+    out, err = capsys.readouterr()
+    assert out.strip().splitlines()[-1].startswith("OK 0 entries head=")
+    assert err.strip().splitlines()[-1] == f"unavailable: cannot read checkpoints at {tmp_path / 'cp'}: " \
+                                           "ConnectionError: timed out"
