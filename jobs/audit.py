@@ -110,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         chain = ctx.audit.verify(batch_size=max(100, args.batch_size), progress=progress, workers=workers,
                                  anchor=AnchorConfig())
         try:
-            report = check_checkpoints(ctx.engine, replace(chain, warning=""), anchor, max(0, args.checkpoints))
+            report = check_checkpoints(ctx.engine, replace(chain, warning=""), anchor,
+                                       max(0, args.checkpoints))
         except ServiceUnavailable as exc:  # the chain's own result still counts: print it, then exit 5
             print(chain.line())
             print(f"unavailable: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from core.actor import Actor
 from core.db import make_engine, migrate
 from governance.audit import AuditLog
+from governance.audit_anchor import AnchorConfig
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +141,44 @@ def test_the_owner_still_can_rewrite_which_is_why_checkpoints_exist(roles) -> No
         conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
         conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
     assert not AuditLog(app_engine).verify().ok
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VIGIL_", "DATABASE_URL"))}
+    return subprocess.run([sys.executable, "-m", "jobs.audit", *args], cwd=ROLES_SQL.parents[2],
+                          env={**clean, **env}, capture_output=True, text=True, timeout=120)
+
+
+def test_scheduled_checkpoint_as_runtime_role_catches_the_owners_rewrite(roles, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The whole story on PostgreSQL: the app (runtime role) checkpoints, the owner rewrites history
+    and recomputes every hash, and `python -m jobs.audit verify` says BROKEN at the checkpoint."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from tests.integration.test_audit_anchor import rewrite_history
+
+    owner_engine, app_engine = roles
+    key = tmp_path / "checkpoint.key"
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    env = {"DATABASE_URL": app_engine.url.render_as_string(hide_password=False),
+           "VIGIL_DATA_DIR": str(tmp_path / "data"),
+           "VIGIL_CONFIG": str(ROLES_SQL.parents[2] / "config" / "models.yaml"),
+           "VIGIL_AUDIT_CHECKPOINT_URL": str(tmp_path / "anchor"), "VIGIL_AUDIT_CHECKPOINT_KEY_FILE": str(key)}
+    log = AuditLog(app_engine)
+    for i in range(8):
+        log.append(Actor("ann", "ui"), "model.view", "diabetes", details={"i": i})
+    done = _cli(["checkpoint"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("checkpoint seq 8 head=")
+    ok = _cli(["verify", "--quiet"], env)
+    assert ok.returncode == 0 and " anchored at seq 8, " in ok.stdout.strip().splitlines()[-1], ok.stdout
+
+    rewrite_history(owner_engine, 3, actor="mallory")
+    assert log.verify(anchor=AnchorConfig()).ok  # the recomputed chain alone looks intact
+    bad = _cli(["verify", "--quiet"], env)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    last = bad.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"BROKEN at seq 8: checkpoint {tmp_path / 'anchor'}/000000000008-") and "rewritten" in last
