@@ -63,7 +63,8 @@ def _filters(args) -> dict:  # type: ignore[no-untyped-def]
     return {k: getattr(args, k) for k in keys if getattr(args, k)}
 
 
-def _checkpoint(ctx) -> int:  # type: ignore[no-untyped-def]
+def checkpoint(ctx) -> int:  # type: ignore[no-untyped-def]
+    """Write one signed checkpoint (see the module docstring); the exit code of `checkpoint`."""
     from governance.audit_anchor import NOT_CONFIGURED, AnchorBroken, AnchorConfig, take_checkpoint
 
     config = AnchorConfig.from_env()
@@ -121,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report.line())
         return EXIT_OK if report.ok else EXIT_FAILED
     if args.command == "checkpoint":
-        return _checkpoint(ctx)
+        return checkpoint(ctx)
     actor = Actor(args.as_user, "cli")
     if args.command == "export":
         data = export_audit(ctx, actor, args.format, **_filters(args))
