@@ -11,6 +11,9 @@ does not). Checkpoints are read and written through sinks:
 - an fsspec URL of a directory (a local path, ``file://``, ``s3://bucket/prefix`` with Object
   Lock / retention, ...): one file per checkpoint, named ``<seq:012d>-<time>.json`` (so names
   sort by seq), holding one JSON line; local files are created exclusively and read-only;
+- a local file ending in ``.jsonl``: one line appended per checkpoint (O_APPEND, fsync), for a
+  file marked append-only (``chattr +a``); a last line without its newline (a write cut short)
+  is ignored;
 - an ``http(s)://`` webhook: the checkpoint JSON is POSTed (write-only: verify cannot read it
   back; an auditor stores what it receives and verifies with ``--anchor``).
 
@@ -241,9 +244,53 @@ class WebhookSink:
         return []
 
 
+class JsonlFileSink:
+    """One local JSON-lines file, appended to (suits a file with the append-only attribute)."""
+
+    readable = True
+
+    def __init__(self, path: str):
+        self.path, self.label = Path(path.removeprefix("file://")), display_url(path)
+
+    def write(self, cp: Checkpoint) -> str:
+        line = (cp.to_json() + "\n").encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                if os.fstat(fd).st_size and not self.path.read_bytes().endswith(b"\n"):
+                    line = b"\n" + line  # an earlier write was cut short: never glue onto it
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise ServiceUnavailable(f"cannot append checkpoint to {self.label}: "
+                                     f"{exc.strerror or exc}") from None
+        return f"{self.label}#seq={cp.seq}"
+
+    def newest(self, limit: int) -> list[tuple[str, str]]:
+        try:
+            if not self.path.exists():
+                return []
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise ServiceUnavailable(f"cannot read checkpoints at {self.label}: "
+                                     f"{exc.strerror or exc}") from None
+        lines = data.split(b"\n")[:-1]  # the part after the last newline is an unfinished write
+        numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+        chosen = numbered[-limit:] if limit > 0 else numbered
+        return [(f"{self.label}:{n}", line.decode("utf-8", errors="replace")) for n, line in chosen]
+
+
 def make_sink(url: str) -> CheckpointSink:
     if url.startswith(("http://", "https://")):
         return WebhookSink(url)
+    if url.endswith(".jsonl"):
+        if "://" in url and not url.startswith("file://"):
+            raise ConfigError(f"{ENV_URL}: {display_url(url)}: a .jsonl file is appended to, which only a "
+                              "local file allows; give a directory URL for an object store")
+        return JsonlFileSink(url)
     return FsspecSink(url)
 
 
@@ -382,14 +429,22 @@ def check_checkpoints(engine: Engine, report: VerifyReport, config: AnchorConfig
         where = ", ".join(s.label for s in config.sinks if s.readable)
         return replace(report, warning=f"no audit checkpoint at {where} yet: "
                                        "run python -m jobs.audit checkpoint")
-    hashes = _hashes_at(engine, (f.checkpoint.seq for f in found if f.checkpoint is not None))
+    # a record that is not a checkpoint at all (a write cut short) hides nothing that deleting it
+    # would not: it is reported as a warning; a readable checkpoint must have a valid signature
+    unreadable = [f for f in found if f.checkpoint is None]
+    found = [f for f in found if f.checkpoint is not None]
+    warning = (f"ignored {len(unreadable)} unreadable checkpoint record(s), e.g. {unreadable[0].location}: "
+               f"{unreadable[0].problem}" if unreadable else "")
+    if not found:
+        return replace(report, warning=warning)
+    hashes = _hashes_at(engine, (f.checkpoint.seq for f in found))  # type: ignore[union-attr]
     problems = [p for f in found if (p := _problem(f, report.count, hashes)) is not None]
     if problems:
         seq, message = min(problems, key=lambda p: (p[0] is None, p[0] or 0))
         more = f" (and {len(problems) - 1} more checkpoint problem(s))" if len(problems) > 1 else ""
-        return replace(report, ok=False, broken_seq=seq, problem=message + more)
+        return replace(report, ok=False, broken_seq=seq, problem=message + more, warning=warning)
     latest = max((f.checkpoint for f in found if f.checkpoint is not None), key=lambda c: (c.seq, c.ts))
-    return replace(report, anchored_seq=latest.seq, anchored_at=latest.ts)
+    return replace(report, anchored_seq=latest.seq, anchored_at=latest.ts, warning=warning)
 
 
 def _rows_after(engine: Engine, after: int, batch_size: int) -> Iterator[list[Any]]:
@@ -416,9 +471,9 @@ def take_checkpoint(engine: Engine, config: AnchorConfig, *,
     found = read_checkpoints(config, config.public_key(), limit=1)
     base_seq, base_head = 0, GENESIS
     trusted = [f for f in found if f.checkpoint is not None and not f.problem]
-    for f in found:
-        if f.checkpoint is None or f.problem:
-            raise AnchorBroken(f"BROKEN: checkpoint {f.location}: {f.problem}")
+    for f in found:  # an unreadable record (a write cut short) is skipped: the chain is checked further
+        if f.checkpoint is not None and f.problem:
+            raise AnchorBroken(f"BROKEN at seq {f.checkpoint.seq}: checkpoint {f.location}: {f.problem}")
     if trusted:
         newest = max(trusted, key=lambda f: (f.checkpoint.seq, f.checkpoint.ts))  # type: ignore[union-attr]
         hashes = _hashes_at(engine, [newest.checkpoint.seq])  # type: ignore[union-attr]

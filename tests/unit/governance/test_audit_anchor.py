@@ -132,6 +132,29 @@ def test_object_store_sink_through_fsspec(sqlite_ctx, keys) -> None:  # type: ig
     assert report.ok and (report.anchored_seq, report.anchored_at) == (4, second.ts)
 
 
+def test_append_only_jsonl_file(sqlite_ctx, keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One JSON line per checkpoint in one file; a write cut short is ignored, never glued onto."""
+    path = tmp_path / "anchor" / "checkpoints.jsonl"
+    config = _signer(str(path), keys)
+    _fill(sqlite_ctx, 2)
+    first, [where] = take_checkpoint(sqlite_ctx.engine, config)
+    assert where == f"{path}#seq=2"
+    with path.open("ab") as handle:  # a crash in the middle of the next append
+        handle.write(b'{"alg":"ed25519","count":3,"he')
+    _fill(sqlite_ctx, 1)
+    second, _ = take_checkpoint(sqlite_ctx.engine, config)
+    lines = path.read_text().splitlines()
+    assert [json.loads(lines[0])["seq"], json.loads(lines[2])["seq"]] == [2, 3] and len(lines) == 3
+    report = sqlite_ctx.audit.verify(anchor=config)
+    assert report.ok and report.anchored_seq == 3, report.line()
+    assert report.warning.startswith(f"ignored 1 unreadable checkpoint record(s), e.g. {path}:2: not a checkpoint")
+    _fill(sqlite_ctx, 1)  # the next checkpoint after the torn line still checks from seq 3
+    take_checkpoint(sqlite_ctx.engine, config)
+    assert sqlite_ctx.audit.verify(anchor=config).anchored_seq == 4
+    with pytest.raises(ConfigError, match="only a local file"):
+        AnchorConfig.from_env({"VIGIL_AUDIT_CHECKPOINT_URL": "s3://bucket/checkpoints.jsonl"})
+
+
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict] = []
     status = 204
