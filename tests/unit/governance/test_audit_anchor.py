@@ -14,18 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from core.actor import Actor
-from core.errors import ConfigError, ServiceUnavailable
-from governance.audit_anchor import (
-    AnchorBroken,
-    AnchorConfig,
-    Checkpoint,
-    FsspecSink,
-    WebhookSink,
-    display_url,
-    sign,
-    signature_problem,
-    take_checkpoint,
-)
+from core.errors import ConfigError, Conflict, ServiceUnavailable
+from governance.audit_anchor import AnchorConfig, Checkpoint, sign, signature_problem, take_checkpoint
+from governance.audit_sinks import FsspecSink, WebhookSink, display_url
 from jobs import audit as audit_cli
 from jobs import audit_checkpoint as checkpoint_cli
 from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, run_main
@@ -112,7 +103,7 @@ def test_local_checkpoint_files_are_read_only_and_never_replaced(sqlite_ctx, key
     assert written == [f"{where}/{cp.name}"] and path.name == cp.name
     assert stat.S_IMODE(path.stat().st_mode) == 0o444
     assert path.read_text().count("\n") == 1 and json.loads(path.read_text())["seq"] == 3
-    with pytest.raises(AnchorBroken, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         FsspecSink(str(where)).write(cp)
     assert Checkpoint.from_json(path.read_text()) == cp
 
