@@ -15,7 +15,8 @@ Writers are serialised so the chain never forks: on SQLite the append transactio
 ``BEGIN IMMEDIATE`` (execution option ``sqlite_immediate``, see core.db), on PostgreSQL it
 takes ``pg_advisory_xact_lock(AUDIT_LOCK_KEY)`` before reading the head. Database triggers
 (migration 0001) refuse UPDATE and DELETE. Truncating the tail is only detectable against a
-head hash recorded elsewhere: ``verify`` prints it for that purpose.
+head hash recorded elsewhere: signed checkpoints (governance.audit_anchor) do that, and
+``verify`` checks the chain against them.
 """
 
 from __future__ import annotations
@@ -100,11 +101,17 @@ class VerifyReport:
     head: str
     broken_seq: int | None = None
     problem: str = ""
+    anchored_seq: int | None = None  # newest signed checkpoint the chain matches (governance.audit_anchor)
+    anchored_at: str = ""
+    warning: str = ""  # e.g. no checkpoint configured: the chain alone cannot catch a rewrite
 
     def line(self) -> str:
         if self.ok:
-            return f"OK {self.count} entries head={self.head}"
-        return f"BROKEN at seq {self.broken_seq}: {self.problem}"
+            anchor = ("" if self.anchored_seq is None
+                      else f" anchored at seq {self.anchored_seq}, {self.anchored_at}")
+            return f"OK {self.count} entries head={self.head}{anchor}"
+        where = "" if self.broken_seq is None else f" at seq {self.broken_seq}"
+        return f"BROKEN{where}: {self.problem}"
 
 
 def _record(row: Any) -> AuditRecord:
@@ -228,13 +235,23 @@ class AuditLog:
                 raw.close()
 
     def verify(self, *, batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
-               workers: int = 1) -> VerifyReport:
-        """Recompute the chain from the genesis and report the first broken link.
+               workers: int = 1, anchor: Any = None, checkpoints: int = 10) -> VerifyReport:
+        """Recompute the chain from the genesis, report the first broken link, then check it
+        against the newest ``checkpoints`` signed checkpoints of each location.
 
         Rules and the parallel scheme: see governance.audit_verify. With ``workers`` > 1 a SQLite
         file of at least 200,000 entries is checked by that many forked processes (the CLI does
         this; a multi-threaded server should keep the default single streaming pass).
+        ``anchor`` is a governance.audit_anchor.AnchorConfig (None: from the environment).
         """
+        from governance.audit_anchor import AnchorConfig, check_checkpoints
+
+        anchor = AnchorConfig.from_env() if anchor is None else anchor
+        return check_checkpoints(self.engine, self._verify_chain(batch_size, progress, workers), anchor,
+                                 checkpoints)
+
+    def _verify_chain(self, batch_size: int, progress: Callable[[int], None] | None,
+                      workers: int) -> VerifyReport:
         from governance.audit_verify import check_rows, verify_sqlite_parallel
 
         database = self.engine.url.database

@@ -1,12 +1,18 @@
 """Check, export and read the tamper-evident audit log.
 
     python -m jobs.audit verify            # exit 0: last line "OK <n> entries head=<hash>"
+                                           #   (+ " anchored at seq <m>, <time>" with checkpoints)
                                            # exit 1: last line "BROKEN at seq <n>: <what is wrong>"
+    python -m jobs.audit checkpoint        # sign the chain head and write it outside the database
     python -m jobs.audit export --as auditor --format jsonl --out audit.jsonl [--since 2026-11-01]
     python -m jobs.audit tail --as auditor -n 20
 
-``verify`` recomputes the whole SHA-256 chain (progress on stderr); schedule it daily and keep
-the printed head hash somewhere else: a later verify must reach the same entry with it.
+``verify`` recomputes the whole SHA-256 chain (progress on stderr) and checks it against the newest
+signed checkpoints (governance.audit_anchor): an entry rewritten before a checkpoint, or entries
+deleted from the tail, are BROKEN even when every later hash was recomputed. Without
+VIGIL_AUDIT_CHECKPOINT_URL it prints a warning line and checks the chain alone. ``checkpoint``
+(scheduled) checks the chain since the newest checkpoint, signs (seq, head hash, count, time) with
+the Ed25519 key in VIGIL_AUDIT_CHECKPOINT_KEY_FILE and writes it to every configured location.
 ``export`` needs audit.export (and is itself audited); ``tail`` needs audit.read. Outside demo
 mode they act as the owner of the personal API token in VIGIL_TOKEN (``--as`` alone only works
 in demo mode; see jobs/_identity.py).
@@ -17,8 +23,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from jobs._cli import EXIT_FAILED, EXIT_OK, parser, run_main, setup_logging
-from jobs._identity import AS_HELP, cli_actor
+from core.actor import Actor
+from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, parser, run_main, setup_logging
+from jobs._identity import AS_HELP, cli_actor, os_identity
 
 
 def build_parser():  # type: ignore[no-untyped-def]
@@ -29,6 +36,14 @@ def build_parser():  # type: ignore[no-untyped-def]
     v.add_argument("--workers", type=int, default=None,
                    help="processes for a large SQLite log (default: one per core, at most 4)")
     v.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    v.add_argument("--checkpoints", type=int, default=10, metavar="N",
+                   help="newest checkpoints to check per location (0: all; default 10)")
+    v.add_argument("--anchor", action="append", default=None, metavar="URL",
+                   help="read checkpoints from this directory/URL instead of VIGIL_AUDIT_CHECKPOINT_URL "
+                        "(e.g. an auditor's copy; repeatable)")
+    sub.add_parser("checkpoint", help="sign the chain head and write it where the database cannot rewrite it",
+                   description="Check the chain since the newest checkpoint, then sign (seq, head, count, "
+                               "time) and write it to every location in VIGIL_AUDIT_CHECKPOINT_URL.")
     for name, help_text in (("export", "write entries as CSV or JSON lines (audited)"),
                             ("tail", "print the newest entries")):
         c = sub.add_parser(name, help=help_text, description=help_text)
@@ -51,6 +66,28 @@ def _filters(args) -> dict:  # type: ignore[no-untyped-def]
     return {k: getattr(args, k) for k in keys if getattr(args, k)}
 
 
+def checkpoint(ctx) -> int:  # type: ignore[no-untyped-def]
+    """Write one signed checkpoint (see the module docstring); the exit code of `checkpoint`."""
+    from governance.audit_anchor import NOT_CONFIGURED, AnchorBroken, AnchorConfig, take_checkpoint
+
+    config = AnchorConfig.from_env()
+    if not config.configured:  # optional feature: the scheduled job stays green, and says so
+        print(f"warning: {NOT_CONFIGURED}; no checkpoint written")
+        return EXIT_OK
+    actor = Actor(ctx.settings.job_user, "job", os_identity())
+    try:
+        cp, written = take_checkpoint(ctx.engine, config)
+    except AnchorBroken as exc:
+        ctx.audit.append(actor, "audit.checkpoint", "audit_log", "failed", reason=str(exc)[:500])
+        print(str(exc))
+        return EXIT_FAILED
+    ctx.audit.append(actor, "audit.checkpoint", "audit_log", "success",
+                     details={"seq": cp.seq, "head": cp.head, "ts": cp.ts, "key_id": cp.key_id,
+                              "written": written})
+    print(f"checkpoint seq {cp.seq} head={cp.head} at {cp.ts} written to {', '.join(written)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -65,10 +102,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from governance.audit_verify import default_workers
 
+        from dataclasses import replace
+
+        from core.errors import ServiceUnavailable
+        from governance.audit_anchor import AnchorConfig, check_checkpoints
+
         workers = default_workers() if args.workers is None else max(1, args.workers)
-        report = ctx.audit.verify(batch_size=max(100, args.batch_size), progress=progress, workers=workers)
+        anchor = AnchorConfig.from_env(urls=args.anchor)
+        if anchor.configured:
+            anchor.public_key()  # a missing or wrong key is a configuration error before the long check
+        chain = ctx.audit.verify(batch_size=max(100, args.batch_size), progress=progress, workers=workers,
+                                 anchor=AnchorConfig())
+        try:
+            report = check_checkpoints(ctx.engine, replace(chain, warning=""), anchor,
+                                       max(0, args.checkpoints))
+        except ServiceUnavailable as exc:  # the chain's own result still counts: print it, then exit 5
+            print(chain.line())
+            print(f"unavailable: {exc}", file=sys.stderr)
+            return EXIT_UNAVAILABLE if chain.ok else EXIT_FAILED
+        if report.warning:
+            print(f"warning: {report.warning}")
         print(report.line())
         return EXIT_OK if report.ok else EXIT_FAILED
+    if args.command == "checkpoint":
+        return checkpoint(ctx)
     actor = cli_actor(ctx, args.as_user)
     if args.command == "export":
         data = export_audit(ctx, actor, args.format, **_filters(args))

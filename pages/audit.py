@@ -24,6 +24,8 @@ elif verification.value.ok:
     st.success(f"Chain intact: {esc(verification.value.line())}", icon=":material/verified:")
 else:
     st.error(f"Chain broken: {esc(verification.value.line())}", icon=":material/gpp_bad:")
+if not verification.error and verification.value.warning:  # e.g. no signed checkpoint to check against
+    st.warning(f"Not anchored: {esc(verification.value.warning)}", icon=":material/anchor:")
 
 today = datetime.now(UTC).date()
 with st.expander("Filters", expanded=True):
