@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from core.db import Base, import_all_tables, make_engine
+from core.db import Base, engine_from_settings, import_all_tables
 from core.settings import Settings
 
 import_all_tables()
@@ -14,7 +14,7 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     engine = context.config.attributes.get("connection_engine")
     if engine is None:
-        engine = make_engine(Settings.from_env().database_url)
+        engine = engine_from_settings(Settings.from_env())
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=connection.dialect.name == "sqlite")

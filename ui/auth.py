@@ -23,6 +23,7 @@ In every mode the username only identifies; what the user may do comes from the 
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +32,11 @@ import streamlit as st
 
 from core.actor import Actor
 from core.context import AppContext
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, ServiceUnavailable, VigilError
 from ui import state
 from ui.context import get_context
+
+_log = logging.getLogger("vigil.ui.auth")
 
 
 @dataclass(frozen=True)
@@ -244,10 +247,20 @@ def require_user() -> CurrentUser:
 
 
 def sign_in(ctx: AppContext, username: str, password: str) -> None:
-    """Local mode: check the password and keep the session token (raises AuthenticationError)."""
+    """Local mode: check the password and keep the session token.
+
+    Raises AuthenticationError (show ``identity.SIGN_IN_FAILED``) or ServiceUnavailable (show
+    ``identity.SIGN_IN_UNAVAILABLE``); the cause of an outage goes to the server log only.
+    """
     from governance import identity
 
-    signed_in = identity.authenticate(ctx, username, password, client_addr=client_addr())
+    try:
+        signed_in = identity.authenticate(ctx, username, password, client_addr=client_addr())
+    except AuthenticationError:
+        raise
+    except Exception as exc:
+        _log.error("sign-in is unavailable: %s", exc if isinstance(exc, VigilError) else type(exc).__name__)
+        raise ServiceUnavailable(identity.SIGN_IN_UNAVAILABLE) from None
     st.session_state[state.AUTH_TOKEN] = signed_in.token
     st.session_state[state.AUTH_COOKIE_WRITE] = signed_in.token
     st.session_state.pop(state.AUTH_NOTICE, None)
