@@ -50,6 +50,7 @@ DEFAULT_STATEMENT_TIMEOUT_S = 300
 MIGRATE_LOCK_KEY = 0x5649_4749_4C4D  # "VIGILM": the advisory lock that serialises migrators
 BUSY_RETRY_ATTEMPTS = 5
 BUSY_RETRY_SECONDS = 10.0
+FAST_FAILURE_SECONDS = 1.0  # a busy error sooner than this did not wait out the busy timeout
 
 T = TypeVar("T")
 log = logging.getLogger("vigil.db")
@@ -189,6 +190,11 @@ def is_busy_error(exc: BaseException) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
+def describe_db_error(exc: BaseException) -> str:
+    """One line for a database error that escaped every service: the driver's message only."""
+    return f"database error: {_first_line(exc)}"
+
+
 def translate_db_error(exc: BaseException, url: Any, *, doing: str = "connecting") -> Exception:
     """A ConfigError (fix the URL or path) or ServiceUnavailable (retry later) for ``exc``."""
     where = safe_url(url)
@@ -211,10 +217,14 @@ def retry_busy(fn: Callable[[], T], *, attempts: int = BUSY_RETRY_ATTEMPTS,
                max_seconds: float = BUSY_RETRY_SECONDS) -> T:
     """Run ``fn`` (a whole short transaction), retrying it while the database is busy.
 
-    Bounded: at most ``attempts`` tries, and none started after ``max_seconds`` (so an attempt
-    that already waited out the busy timeout is not repeated), with jittered exponential
-    back-off (50 ms .. 2 s); the last busy error is re-raised. Other errors are raised at once.
+    Bounded: at most ``attempts`` tries within ``max_seconds``, with jittered exponential
+    back-off (50 ms .. 2 s). Only an attempt that failed *fast* is retried (a snapshot conflict,
+    a serialisation failure, a deadlock); one that already waited out the busy timeout is not
+    repeated, so a database locked by another process fails after one busy timeout. The last
+    error is re-raised; other errors are raised at once.
     """
+    import time
+
     from tenacity import (
         Retrying,
         retry_if_exception,
@@ -223,10 +233,22 @@ def retry_busy(fn: Callable[[], T], *, attempts: int = BUSY_RETRY_ATTEMPTS,
         wait_random_exponential,
     )
 
-    retrying = Retrying(retry=retry_if_exception(is_busy_error),
+    last_took = [0.0]
+
+    def attempt() -> T:
+        started = time.monotonic()
+        try:
+            return fn()
+        finally:
+            last_took[0] = time.monotonic() - started
+
+    def worth_retrying(exc: BaseException) -> bool:
+        return is_busy_error(exc) and last_took[0] < FAST_FAILURE_SECONDS
+
+    retrying = Retrying(retry=retry_if_exception(worth_retrying),
                         stop=stop_after_attempt(attempts) | stop_after_delay(max_seconds),
                         wait=wait_random_exponential(multiplier=0.05, max=2), reraise=True)
-    return retrying(fn)
+    return retrying(attempt)
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -324,6 +346,8 @@ def migrate(engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S) -> 
     from alembic import command
     from alembic.config import Config
 
+    if current_revision(engine) == head_revision():
+        return  # the usual start: schema current, no lock taken, nothing written
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection_engine"] = engine

@@ -1,4 +1,8 @@
-"""Alembic environment: uses the engine handed over by core.db.migrate, or DATABASE_URL."""
+"""Alembic environment: uses the engine handed over by core.db.migrate, or DATABASE_URL.
+
+On SQLite the migration transaction begins IMMEDIATE, so it waits for another writer instead of
+failing when it upgrades its read snapshot; core.db.migrate holds the migrators' lock around it.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ def run_migrations_online() -> None:
     if engine is None:
         engine = engine_from_settings(Settings.from_env())
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":  # take the write lock up front (see core.db)
+            connection = connection.execution_options(sqlite_immediate=True)
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():
