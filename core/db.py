@@ -341,19 +341,27 @@ def _migration_lock(engine: Engine, busy_timeout: float) -> Iterator[None]:
                          {"key": MIGRATE_LOCK_KEY & 0x7FFF_FFFF})
 
 
-def migrate(engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent, safe to run concurrently)."""
+def migrate(engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S) -> bool:
+    """Bring the schema to the newest Alembic revision (idempotent, safe to run concurrently).
+
+    Returns True when this call changed the schema, False when it was already current
+    (possibly because another process migrated it while this one waited for the lock).
+    """
     from alembic import command
     from alembic.config import Config
 
-    if current_revision(engine) == head_revision():
-        return  # the usual start: schema current, no lock taken, nothing written
+    head = head_revision()
+    if current_revision(engine) == head:
+        return False  # the usual start: schema current, no lock taken, nothing written
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection_engine"] = engine
     try:
         with _migration_lock(engine, busy_timeout):
+            if current_revision(engine) == head:
+                return False  # another process migrated it while we waited
             command.upgrade(cfg, "head")
+            return True
     except (OperationalError, DBAPIError) as exc:
         raise translate_db_error(exc, engine.url, doing="migrating the schema") from None
     except OSError as exc:  # e.g. the SQLite file cannot be created

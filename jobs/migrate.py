@@ -48,11 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{where}: schema current ({head})")
             return EXIT_OK
         before = current_revision(engine)
-        migrate(engine, busy_timeout=settings.db_busy_timeout_seconds)
-        if before == head:
-            print(f"{where}: schema already current ({head})")
-        else:
+        if migrate(engine, busy_timeout=settings.db_busy_timeout_seconds):
             print(f"{where}: schema migrated from {before or 'nothing'} to {head}")
+        else:
+            print(f"{where}: schema already current ({head})")
         return EXIT_OK
     finally:
         engine.dispose()
