@@ -76,10 +76,10 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        # a database error no service translated: one line (no SQL, no parameters), exit 5
-        from sqlalchemy.exc import DBAPIError
+        # a database outage no service translated: one line (no SQL, no parameters), exit 5
+        from sqlalchemy.exc import InterfaceError, OperationalError
 
-        if not isinstance(exc, DBAPIError):
+        if not isinstance(exc, (OperationalError, InterfaceError)):
             raise
         from core.db import describe_db_error
 

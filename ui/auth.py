@@ -39,6 +39,11 @@ from ui.context import get_context
 _log = logging.getLogger("vigil.ui.auth")
 
 
+def _log_outage(exc: Exception) -> None:
+    """The server log gets what failed (a project error's own line, else only the class)."""
+    _log.error("sign-in is unavailable: %s", exc if isinstance(exc, VigilError) else type(exc).__name__)
+
+
 @dataclass(frozen=True)
 class CurrentUser:
     username: str
@@ -155,9 +160,13 @@ def _external_user(ctx: AppContext, username: str, via: str, display_name: str) 
         try:
             result: Any = identity.external_sign_in(ctx, username, via=via, client_addr=client_addr(),
                                                    display_name=display_name)
-        except AuthenticationError as exc:  # disabled, service or demo account
+        except AuthenticationError:  # disabled, service or demo account
             st.session_state[state.AUTH_EXTERNAL_REFUSED] = username
-            st.session_state[state.AUTH_NOTICE] = str(exc)
+            st.session_state[state.AUTH_NOTICE] = identity.SIGN_IN_FAILED
+            return None
+        except Exception as exc:  # the identity store is down: a plain line, the cause in the log
+            _log_outage(exc)
+            st.session_state[state.AUTH_NOTICE] = identity.SIGN_IN_UNAVAILABLE
             return None
         st.session_state[state.AUTH_EXTERNAL_USER] = username
         token = getattr(result, "token", None)
@@ -259,7 +268,7 @@ def sign_in(ctx: AppContext, username: str, password: str) -> None:
     except AuthenticationError:
         raise
     except Exception as exc:
-        _log.error("sign-in is unavailable: %s", exc if isinstance(exc, VigilError) else type(exc).__name__)
+        _log_outage(exc)
         raise ServiceUnavailable(identity.SIGN_IN_UNAVAILABLE) from None
     st.session_state[state.AUTH_TOKEN] = signed_in.token
     st.session_state[state.AUTH_COOKIE_WRITE] = signed_in.token

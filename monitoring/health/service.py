@@ -89,7 +89,8 @@ def weights_from_env(env: Mapping[str, str] | None = None) -> dict[str, float] |
                           f"{known} (environment)") from None
     for name, value in weights.items():
         if name not in DEFAULT_WEIGHTS:
-            raise ConfigError(f"VIGIL_HEALTH_WEIGHTS: unknown part {name!r}; use one of: {known} (environment)")
+            raise ConfigError(f"VIGIL_HEALTH_WEIGHTS: unknown part {name!r}; use one of: {known} "
+                              "(environment)")
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f"VIGIL_HEALTH_WEIGHTS: weight of {name!r} must be a finite number >= 0, "
                               f"got {value} (environment)")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from governance.identity import SIGN_IN_FAILED, SIGN_IN_UNAVAILABLE
-from tests.app.conftest import PASSWORD, new_app, texts
+from tests.app.conftest import PASSWORD, Installation, new_app, texts
 
 
 def _submit(username: str, password: str):  # type: ignore[no-untyped-def]
@@ -24,7 +24,7 @@ def _errors(at) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(e.value).replace("\\", "") for e in at.error]
 
 
-def test_every_refusal_looks_the_same_and_a_mistyped_password_is_not_stored(vigil_env) -> None:  # type: ignore[no-untyped-def]
+def test_every_refusal_looks_the_same_and_a_typed_password_is_not_stored(vigil_env: Installation) -> None:
     typed_as_username = "Tr0ub4dor-typed-in-the-wrong-field"
     seen = {_errors(_submit(user, pw))[0] for user, pw in (("vera", "wrong-password"),
                                                          ("no-such-user", PASSWORD),
@@ -35,7 +35,8 @@ def test_every_refusal_looks_the_same_and_a_mistyped_password_is_not_stored(vigi
     assert stored[-1].actor == "unknown user"
 
 
-def test_a_database_failure_shows_unavailable_and_no_sql(vigil_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_database_failure_shows_unavailable_and_no_sql(vigil_env: Installation,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from governance import identity
 
     def locked(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -51,7 +52,6 @@ def test_a_database_failure_shows_unavailable_and_no_sql(vigil_env, monkeypatch)
         assert leak not in shown
 
 
-@pytest.mark.parametrize("user", ["vera"])
-def test_right_password_still_signs_in(vigil_env, user: str) -> None:  # type: ignore[no-untyped-def]
-    at = _submit(user, PASSWORD)
+def test_right_password_still_signs_in(vigil_env: Installation) -> None:
+    at = _submit("vera", PASSWORD)
     assert not at.exception and not at.error

@@ -99,3 +99,42 @@ def test_a_run_killed_with_sigkill_is_marked_failed_at_the_next_start(db_url: st
         alive.kill()
         alive.wait(timeout=30)
         engine.dispose()
+
+
+def test_a_reused_pid_is_reaped_and_other_hosts_are_left_alone(db_url: str) -> None:
+    """A row whose pid now belongs to another process (different start time) is stale; a row
+    from another host cannot be judged from here and stays as it is."""
+    from core.runs import process_identity, utcnow
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    me = process_identity()
+    parent = process_identity(os.getppid())  # a live process, but not the one that wrote the row
+    if not parent.token:
+        pytest.skip("process start times are not readable on this system (/proc)")
+    machine = parent.token.rsplit("/", 1)[0]
+    with session_scope(engine) as s:
+        s.add(JobRun(job="reused", started_at=utcnow(), status="running", actor="", message="",
+                     details={}, host=me.host, pid=parent.pid, process_token=f"{machine}/1"))
+        s.add(JobRun(job="elsewhere", started_at=utcnow(), status="running", actor="", message="",
+                     details={}, host="another-host", pid=parent.pid, process_token=f"{machine}/1"))
+    with record_run(engine, "health"):
+        pass
+    runs = {r.job: r for r in latest_runs(engine, limit=10)}
+    assert runs["reused"].status == "failed"
+    assert "exited without recording an outcome" in runs["reused"].message
+    assert runs["elsewhere"].status == "running"
+    engine.dispose()
+
+
+def test_postgresql_sessions_get_the_statement_timeout_and_keep_the_url_options(pg_url: str) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(pg_url, statement_timeout=7)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "7s"
+            schema = pg_url.rsplit("%3D", 1)[-1]
+            assert conn.execute(text("SELECT current_schema()")).scalar_one() == schema
+    finally:
+        engine.dispose()

@@ -17,12 +17,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_eight_processes_migrating_a_fresh_database_at_once_all_succeed(db_url: str, tmp_path: Path) -> None:
+def test_eight_processes_migrating_a_fresh_database_at_once_all_succeed(db_url: str,
+                                                                         tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": db_url, "VIGIL_DATA_DIR": str(tmp_path / "data"),
            "PYTHONPATH": str(REPO_ROOT)}
     procs = [subprocess.Popen([sys.executable, "-m", "jobs.migrate"], cwd=REPO_ROOT, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(8)]
-    outcomes = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    outcomes = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        outcomes.append((proc.returncode, out, err))
     assert [rc for rc, _, _ in outcomes] == [0] * 8, [err for _, _, err in outcomes]
     assert not any("Traceback" in err for _, _, err in outcomes)
     said = [out for _, out, _ in outcomes]

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from core.actor import Actor
+from core.context import AppContext
 from core.db import session_scope
 from core.errors import AuthenticationError
 from governance import access, identity
@@ -46,16 +47,16 @@ def _all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def _failed_attempts(ctx, username: str) -> int:  # type: ignore[no-untyped-def]
+def _failed_attempts(ctx: AppContext, username: str) -> int:
     with session_scope(ctx.engine) as s:
         return int(s.scalar(select(User.failed_attempts).where(User.username == username)))
 
 
-def _failures_of(ctx, username: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _failures_of(ctx: AppContext, username: str) -> list[str]:
     return [e.reason for e in ctx.audit.query(action="auth.sign_in", actor=username, outcome="failed")]
 
 
-def test_twenty_parallel_sign_ins_right_ones_sign_in_wrong_ones_counted(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_parallel_sign_ins_right_ones_sign_in_wrong_ones_counted(ctx: AppContext) -> None:
     access.bootstrap_admin(ctx, "root", "root-password")
     for i in range(10):
         identity.create_user(ctx, ADMIN, f"right{i}", RIGHT)
@@ -80,7 +81,7 @@ def test_twenty_parallel_sign_ins_right_ones_sign_in_wrong_ones_counted(ctx) -> 
     assert sorted(e.actor for e in successes) == sorted(f"right{i}" for i in range(10))
 
 
-def test_twelve_parallel_wrong_guesses_lock_the_account_at_exactly_the_threshold(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_twelve_parallel_wrong_guesses_lock_the_account_at_exactly_the_threshold(ctx: AppContext) -> None:
     threshold = ctx.settings.lockout_threshold
     assert threshold == 5
     access.bootstrap_admin(ctx, "root", "root-password")
@@ -102,7 +103,7 @@ def test_twelve_parallel_wrong_guesses_lock_the_account_at_exactly_the_threshold
     assert _failures_of(ctx, "victim")[-1].startswith("account locked until")
 
 
-def test_parallel_guesses_below_the_threshold_are_each_counted(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_guesses_below_the_threshold_are_each_counted(ctx: AppContext) -> None:
     access.bootstrap_admin(ctx, "root", "root-password")
     identity.create_user(ctx, ADMIN, "carol", RIGHT)
     below = ctx.settings.lockout_threshold - 1

@@ -22,8 +22,9 @@ def _locked(code: int = 5) -> OperationalError:
     return OperationalError("UPDATE job_runs SET status=? WHERE job_runs.id = ?", ("failed", 7), orig)
 
 
-def test_a_leftover_database_error_is_exit_5_with_one_line_and_no_sql(capsys) -> None:  # type: ignore[no-untyped-def]
-    def main(argv):  # type: ignore[no-untyped-def]
+def test_a_leftover_database_error_is_exit_5_with_one_line_and_no_sql(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def main(argv: object) -> int:
         raise _locked()
 
     assert run_main(main, []) == EXIT_UNAVAILABLE
@@ -33,7 +34,8 @@ def test_a_leftover_database_error_is_exit_5_with_one_line_and_no_sql(capsys) ->
 
 def test_messages_hide_the_password_of_the_url() -> None:
     url = "postgresql+psycopg://vigil:hunter2-secret@db.example:5432/vigil"
-    refused = OperationalError("SELECT 1", {}, Exception('connection failed: FATAL:  role "vigil" does not exist'))
+    refused = OperationalError("SELECT 1", {},
+                               Exception('connection failed: FATAL:  role "vigil" does not exist'))
     config = translate_db_error(refused, url)
     assert isinstance(config, ConfigError)
     assert "hunter2-secret" not in str(config) and "vigil:***@db.example" in str(config)
