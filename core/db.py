@@ -106,7 +106,8 @@ def make_engine(url: str, *, echo: bool = False, connect_timeout: float = DEFAUL
     if parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = max(1, int(round(connect_timeout)))
         if statement_timeout > 0:
-            options = str(parsed.query.get("options") or "")
+            given = parsed.query.get("options") or ""
+            options = " ".join(given) if isinstance(given, tuple) else str(given)
             extra = f"-c statement_timeout={int(statement_timeout * 1000)}"
             connect_args["options"] = f"{options} {extra}".strip()
     try:

@@ -7,8 +7,13 @@ together by a barrier so they hit the database at the same moment.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +29,7 @@ from governance.tables import User
 
 pytestmark = pytest.mark.integration
 ADMIN = Actor("root", "cli")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RIGHT = "right-password-1"
 
 
@@ -113,3 +119,44 @@ def test_parallel_guesses_below_the_threshold_are_each_counted(ctx: AppContext) 
     assert len(_failures_of(ctx, "carol")) == below
     assert authenticate(ctx, "carol", RIGHT).username == "carol"  # not locked: one short of it
     assert _failed_attempts(ctx, "carol") == 0
+
+
+GUESS_IN_A_PROCESS = """
+import os, sys, time
+from core.context import AppContext
+from core.errors import AuthenticationError
+from core.settings import Settings
+from governance.identity import authenticate
+ctx = AppContext.create(Settings.from_env(), run_migrations=False)
+while not os.path.exists(sys.argv[1]):  # start line: every process guesses at the same moment
+    time.sleep(0.005)
+try:
+    authenticate(ctx, "victim", sys.argv[2], source="cli")
+except AuthenticationError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.slow
+def test_parallel_guesses_from_separate_processes_lock_at_the_threshold(
+        ctx: AppContext, tmp_path: Path) -> None:
+    """The same race across processes (dashboard replicas, a script): each guess is counted and
+    audited once and the lock falls once."""
+    access.bootstrap_admin(ctx, "root", "root-password")
+    identity.create_user(ctx, ADMIN, "victim", RIGHT)
+    go = tmp_path / "go"
+    env = {**os.environ, "DATABASE_URL": ctx.settings.database_url, "PYTHONPATH": str(REPO_ROOT),
+           "VIGIL_DATA_DIR": str(ctx.settings.data_dir), "VIGIL_CONFIG": str(ctx.settings.config_file)}
+    procs = [subprocess.Popen([sys.executable, "-c", GUESS_IN_A_PROCESS, str(go), f"guess-{n:04d}"],
+                              cwd=REPO_ROOT, env=env, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for n in range(12)]
+    time.sleep(0.5)  # let them import; the start line below releases them together
+    go.touch()
+    outputs = [proc.communicate(timeout=300) for proc in procs]
+    assert [out.strip() for out, _ in outputs] == [SIGN_IN_FAILED] * 12, [err for _, err in outputs]
+    failures = _failures_of(ctx, "victim")
+    assert len(failures) == 12
+    assert sum("account locked for" in r for r in failures) == 1
+    with pytest.raises(AuthenticationError):
+        authenticate(ctx, "victim", RIGHT)
+    assert _failures_of(ctx, "victim")[-1].startswith("account locked until")
