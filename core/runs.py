@@ -79,9 +79,8 @@ def process_identity(pid: int | None = None) -> ProcessIdentity:
     return ProcessIdentity(socket.gethostname()[:255], pid, token)
 
 
-def _process_gone(pid: int, token: str | None) -> bool:
+def _process_gone(pid: int, token: str | None, me: ProcessIdentity) -> bool:
     """True when the process that wrote a row on this host (and namespace) no longer runs."""
-    me = process_identity()
     if token and me.token:
         if token.rsplit("/", 1)[0] != me.machine:
             boot = token.split("/", 1)[0]
@@ -104,7 +103,7 @@ def reap_stale_runs(engine: Engine) -> list[int]:
             select(JobRun.id, JobRun.pid, JobRun.process_token)
             .where(JobRun.status == "running", JobRun.host == me.host, JobRun.pid.is_not(None))
         ).all()
-    stale = [(rid, pid) for rid, pid, token in candidates if pid != me.pid and _process_gone(pid, token)]
+    stale = [(rid, pid) for rid, pid, token in candidates if pid != me.pid and _process_gone(pid, token, me)]
     if not stale:
         return []
 
