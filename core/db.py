@@ -211,7 +211,7 @@ def translate_db_error(exc: BaseException, url: Any, *, doing: str = "connecting
         return ServiceUnavailable(f"database {where} did not answer in time while {doing} ({detail}); "
                                   "check the server or raise VIGIL_DB_CONNECT_TIMEOUT_SECONDS / "
                                   "VIGIL_DB_STATEMENT_TIMEOUT_SECONDS")
-    return ServiceUnavailable(f"database {where} is unavailable while {doing}: {detail}")
+    return ServiceUnavailable(f"database {where} does not answer while {doing}: {detail}")
 
 
 def retry_busy(fn: Callable[[], T], *, attempts: int = BUSY_RETRY_ATTEMPTS,
