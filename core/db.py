@@ -66,7 +66,7 @@ def is_sqlite(engine: Engine) -> bool:
 
 def _normalise_url(url: str) -> str:
     # Users write postgresql://; we ship psycopg 3, not psycopg2.
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
@@ -104,7 +104,7 @@ def make_engine(url: str, *, echo: bool = False, connect_timeout: float = DEFAUL
         return _make_sqlite_engine(url, echo=echo, busy_timeout=busy_timeout)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
-        connect_args["connect_timeout"] = max(1, int(round(connect_timeout)))
+        connect_args["connect_timeout"] = max(1, round(connect_timeout))
         if statement_timeout > 0:
             given = parsed.query.get("options") or ""
             options = " ".join(given) if isinstance(given, tuple) else str(given)

@@ -23,6 +23,7 @@ from core.actor import Actor
 from core.db import session_scope
 from core.errors import ConfigError
 from core.runs import latest_runs, record_run
+from core.timeutil import aware
 from monitoring.health.score import (
     DEFAULT_WEIGHTS,
     HealthInputs,
@@ -32,7 +33,6 @@ from monitoring.health.score import (
     parse_weights,
 )
 from monitoring.health.tables import HealthSnapshot
-from core.timeutil import aware
 
 log = logging.getLogger("vigil.health")
 SLO_SNAPSHOT_MAX_AGE = timedelta(hours=1)

@@ -92,7 +92,7 @@ def test_twelve_parallel_wrong_guesses_lock_the_account_at_exactly_the_threshold
     assert threshold == 5
     access.bootstrap_admin(ctx, "root", "root-password")
     identity.create_user(ctx, ADMIN, "victim", RIGHT)
-    results = _all_at_once([lambda: authenticate(ctx, "victim", f"guess-{n:04d}") for n in range(12)])
+    results = _all_at_once([lambda n=n: authenticate(ctx, "victim", f"guess-{n:04d}") for n in range(12)])
 
     assert [str(r) for r in results] == [SIGN_IN_FAILED] * 12
     failures = _failures_of(ctx, "victim")
