@@ -145,6 +145,12 @@ def load_models_config(path: Path | str) -> ModelsConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found (set VIGIL_CONFIG to the models YAML)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start} cannot be decoded); "
+                          "set VIGIL_CONFIG to the models YAML") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}); "
+                          "set VIGIL_CONFIG to a readable models YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

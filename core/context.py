@@ -12,7 +12,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 
 from core.config import ModelsConfig, load_models_config
-from core.db import make_engine, migrate
+from core.db import engine_from_settings, migrate
 from core.settings import Settings
 
 
@@ -28,9 +28,9 @@ class AppContext:
         settings = settings or Settings.from_env()
         models = models if models is not None else load_models_config(settings.config_file)
         settings.ensure_dirs()
-        engine = make_engine(settings.database_url)
+        engine = engine_from_settings(settings)
         if run_migrations:
-            migrate(engine)
+            migrate(engine, busy_timeout=settings.db_busy_timeout_seconds)
         return cls(settings=settings, engine=engine, models=models)
 
     @cached_property

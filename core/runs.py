@@ -1,21 +1,131 @@
-"""Job-run records: every job run is stored with its outcome so the Overview can show it."""
+"""Job-run records: every job run is stored with its outcome so the Overview can show it.
+
+A run is stored as "running" with the identity of its process (host, pid and a token of boot
+id, PID namespace and process start time), then as "success" or "failed". A process killed
+with SIGKILL cannot record its outcome, so every start of a job (:func:`record_run`) first marks
+the "running" rows of this host whose process is gone (or whose pid now belongs to another
+process) as failed: "process … exited without recording an outcome". Rows written by another
+host or PID namespace are left alone: their processes cannot be seen from here.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, desc, func, select
+from sqlalchemy import Engine, desc, func, select, update
 
-from core.db import session_scope
+from core.db import retry_busy, session_scope, write_scope
 from core.tables import JobRun
+
+log = logging.getLogger("vigil.runs")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    host: str
+    pid: int
+    token: str  # "<boot id>/<pid namespace>/<start time in clock ticks>"; "" where unknown
+
+    @property
+    def machine(self) -> str:
+        """The part of the token naming this boot and PID namespace."""
+        return self.token.rsplit("/", 1)[0] if self.token else ""
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _start_ticks(pid: int) -> str:
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return ""
+    # the command name (field 2) may contain spaces and parentheses: split after the last ")"
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else ""  # field 22 of proc(5): starttime
+
+
+@cache
+def _machine_token() -> str:
+    boot = _read("/proc/sys/kernel/random/boot_id")
+    try:
+        pidns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pidns = ""
+    return f"{boot}/{pidns}" if boot else ""
+
+
+def process_identity(pid: int | None = None) -> ProcessIdentity:
+    """Who runs this (or ``pid``'s) job: host, pid and a token that survives no pid reuse."""
+    pid = os.getpid() if pid is None else pid
+    machine, ticks = _machine_token(), _start_ticks(pid)
+    token = f"{machine}/{ticks}" if machine and ticks else ""
+    return ProcessIdentity(socket.gethostname()[:255], pid, token)
+
+
+def _process_gone(pid: int, token: str | None, me: ProcessIdentity) -> bool:
+    """True when the process that wrote a row on this host (and namespace) no longer runs."""
+    if token and me.token:
+        if token.rsplit("/", 1)[0] != me.machine:
+            boot = token.split("/", 1)[0]
+            return boot != me.token.split("/", 1)[0]  # rebooted since: gone; other namespace: unknown
+        return process_identity(pid).token != token  # no such pid, or a new process reuses it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def reap_stale_runs(engine: Engine) -> list[int]:
+    """Mark this host's "running" rows whose process is gone as failed; returns their ids."""
+    me = process_identity()
+    with session_scope(engine) as session:
+        candidates = session.execute(
+            select(JobRun.id, JobRun.pid, JobRun.process_token)
+            .where(JobRun.status == "running", JobRun.host == me.host, JobRun.pid.is_not(None))
+        ).all()
+    stale = [(rid, pid) for rid, pid, token in candidates if pid != me.pid and _process_gone(pid, token, me)]
+    if not stale:
+        return []
+
+    def mark() -> list[int]:
+        done = []
+        now = utcnow()
+        with write_scope(engine) as session:
+            for rid, pid in stale:
+                message = (f"process {pid} on {me.host} exited without recording an outcome "
+                           "(killed or crashed); marked failed at the next job start")
+                hit = session.execute(update(JobRun).where(JobRun.id == rid, JobRun.status == "running")
+                                      .values(status="failed", finished_at=now, message=message)
+                                      .returning(JobRun.id)).first()
+                if hit is not None:
+                    done.append(rid)
+        return done
+
+    reaped = retry_busy(mark)
+    if reaped:
+        log.warning("marked %d run(s) failed whose process exited without recording an outcome: %s",
+                    len(reaped), ", ".join(map(str, reaped)))
+    return reaped
 
 
 @dataclass
@@ -29,13 +139,24 @@ class RunHandle:
 
 @contextmanager
 def record_run(engine: Engine, job: str, *, model: str | None = None, actor: str = "") -> Iterator[RunHandle]:
-    """Store a 'running' row, then 'success' or 'failed' with the message and details."""
-    with session_scope(engine) as session:
-        row = JobRun(job=job, model=model, started_at=utcnow(), status="running", actor=actor,
-                     message="", details={})
-        session.add(row)
-        session.flush()
-        handle = RunHandle(id=row.id, job=job, model=model)
+    """Store a 'running' row, then 'success' or 'failed' with the message and details.
+
+    Each write is one short write transaction, retried while the database is busy, so jobs
+    that start in the same minute do not fail each other. Runs of this host whose process died
+    without an outcome are marked failed first (:func:`reap_stale_runs`).
+    """
+    reap_stale_runs(engine)
+    me = process_identity()
+
+    def start() -> RunHandle:
+        with write_scope(engine) as session:
+            row = JobRun(job=job, model=model, started_at=utcnow(), status="running", actor=actor,
+                         message="", details={}, host=me.host, pid=me.pid, process_token=me.token or None)
+            session.add(row)
+            session.flush()
+            return RunHandle(id=row.id, job=job, model=model)
+
+    handle = retry_busy(start)
     status, message = "success", ""
     try:
         yield handle
@@ -44,13 +165,12 @@ def record_run(engine: Engine, job: str, *, model: str | None = None, actor: str
         status, message = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        with session_scope(engine) as session:
-            row = session.get(JobRun, handle.id)
-            if row is not None:
-                row.status = status
-                row.finished_at = utcnow()
-                row.message = message[:4000]
-                row.details = handle.details
+        def finish() -> None:
+            with write_scope(engine) as session:
+                session.execute(update(JobRun).where(JobRun.id == handle.id).values(
+                    status=status, finished_at=utcnow(), message=message[:4000], details=handle.details))
+
+        retry_busy(finish)
 
 
 @dataclass(frozen=True)

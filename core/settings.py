@@ -20,6 +20,9 @@ says otherwise. A malformed value stops start-up with a ConfigError naming the v
 | VIGIL_DEMO | 1/true enables demo accounts with published passwords | false |
 | VIGIL_JOB_USER | account that cron jobs act as | scheduler |
 | VIGIL_WEBHOOK_URL | Slack-compatible webhook for health notifications | (none) |
+| VIGIL_DB_CONNECT_TIMEOUT_SECONDS | PostgreSQL: give up connecting after this long (exit 5) | 10 |
+| VIGIL_DB_STATEMENT_TIMEOUT_SECONDS | PostgreSQL: cancel a statement after this long; 0 = never | 300 |
+| VIGIL_DB_BUSY_TIMEOUT_SECONDS | SQLite: wait this long for another writer's lock, then exit 5 | 30 |
 """
 
 from __future__ import annotations
@@ -77,6 +80,9 @@ class Settings:
     demo_mode: bool = False
     job_user: str = "scheduler"
     webhook_url: str | None = None
+    db_connect_timeout_seconds: int = 10
+    db_statement_timeout_seconds: int = 300
+    db_busy_timeout_seconds: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -122,9 +128,16 @@ class Settings:
             demo_mode=_bool(env, "VIGIL_DEMO", False),
             job_user=env.get("VIGIL_JOB_USER") or "scheduler",
             webhook_url=env.get("VIGIL_WEBHOOK_URL") or None,
+            db_connect_timeout_seconds=_int(env, "VIGIL_DB_CONNECT_TIMEOUT_SECONDS", 10),
+            db_statement_timeout_seconds=_int(env, "VIGIL_DB_STATEMENT_TIMEOUT_SECONDS", 300, minimum=0),
+            db_busy_timeout_seconds=_int(env, "VIGIL_DB_BUSY_TIMEOUT_SECONDS", 30),
         )
 
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.artifacts_dir, self.logstore_dir, self.quarantine_dir,
                      self.mlflow_artifacts_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"VIGIL_DATA_DIR: cannot create {path} ({exc.strerror or exc}); "
+                                  "choose a writable directory (environment)") from None

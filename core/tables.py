@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
 
 
 class JobRun(Base):
+    """One job run; ``host``/``pid``/``process_token`` name the process that runs it, so a run
+    whose process died without recording an outcome can be marked failed (core.runs)."""
+
     __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_status_host", "status", "host"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(64), index=True)
@@ -22,3 +26,7 @@ class JobRun(Base):
     actor: Mapped[str] = mapped_column(String(128), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # boot id / PID namespace / start time in clock ticks: tells a live process from a reused pid
+    process_token: Mapped[str | None] = mapped_column(String(160), nullable=True)

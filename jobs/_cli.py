@@ -75,3 +75,13 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # a database outage no service translated: one line (no SQL, no parameters), exit 5
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        if not isinstance(exc, (OperationalError, InterfaceError)):
+            raise
+        from core.db import describe_db_error
+
+        print(f"unavailable: {describe_db_error(exc)}", file=sys.stderr)
+        return EXIT_UNAVAILABLE

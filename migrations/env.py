@@ -1,10 +1,14 @@
-"""Alembic environment: uses the engine handed over by core.db.migrate, or DATABASE_URL."""
+"""Alembic environment: uses the engine handed over by core.db.migrate, or DATABASE_URL.
+
+On SQLite the migration transaction begins IMMEDIATE, so it waits for another writer instead of
+failing when it upgrades its read snapshot; core.db.migrate holds the migrators' lock around it.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 
-from core.db import Base, import_all_tables, make_engine
+from core.db import Base, engine_from_settings, import_all_tables
 from core.settings import Settings
 
 import_all_tables()
@@ -14,8 +18,10 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     engine = context.config.attributes.get("connection_engine")
     if engine is None:
-        engine = make_engine(Settings.from_env().database_url)
+        engine = engine_from_settings(Settings.from_env())
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":  # take the write lock up front (see core.db)
+            connection = connection.execution_options(sqlite_immediate=True)
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.errors import AuthenticationError
+from governance.identity import SIGN_IN_FAILED, SIGN_IN_UNAVAILABLE
 from ui import state
 from ui.auth import ensure_app_gate, proxy_username, sign_in
 from ui.components import esc
@@ -39,10 +40,10 @@ else:
     if submitted:
         try:
             sign_in(ctx, username.strip(), password)
-        except AuthenticationError as exc:
-            st.session_state[state.SIGN_IN_ERROR] = str(exc)
-        except Exception as exc:  # the identity store is down
-            st.session_state[state.SIGN_IN_ERROR] = f"Sign-in is unavailable: {type(exc).__name__}: {exc}"
+        except AuthenticationError:  # one message for every refusal: no oracle
+            st.session_state[state.SIGN_IN_ERROR] = SIGN_IN_FAILED
+        except Exception:  # the identity store is down (logged by sign_in): never SQL on screen
+            st.session_state[state.SIGN_IN_ERROR] = SIGN_IN_UNAVAILABLE
         else:
             st.session_state.pop(state.SIGN_IN_ERROR, None)
             st.rerun()

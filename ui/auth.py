@@ -23,6 +23,7 @@ In every mode the username only identifies; what the user may do comes from the 
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +32,16 @@ import streamlit as st
 
 from core.actor import Actor
 from core.context import AppContext
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, ServiceUnavailable, VigilError
 from ui import state
 from ui.context import get_context
+
+_log = logging.getLogger("vigil.ui.auth")
+
+
+def _log_outage(exc: Exception) -> None:
+    """The server log gets what failed (a project error's own line, else only the class)."""
+    _log.error("sign-in is unavailable: %s", exc if isinstance(exc, VigilError) else type(exc).__name__)
 
 
 @dataclass(frozen=True)
@@ -152,9 +160,13 @@ def _external_user(ctx: AppContext, username: str, via: str, display_name: str) 
         try:
             result: Any = identity.external_sign_in(ctx, username, via=via, client_addr=client_addr(),
                                                    display_name=display_name)
-        except AuthenticationError as exc:  # disabled, service or demo account
+        except AuthenticationError:  # disabled, service or demo account
             st.session_state[state.AUTH_EXTERNAL_REFUSED] = username
-            st.session_state[state.AUTH_NOTICE] = str(exc)
+            st.session_state[state.AUTH_NOTICE] = identity.SIGN_IN_FAILED
+            return None
+        except Exception as exc:  # the identity store is down: a plain line, the cause in the log
+            _log_outage(exc)
+            st.session_state[state.AUTH_NOTICE] = identity.SIGN_IN_UNAVAILABLE
             return None
         st.session_state[state.AUTH_EXTERNAL_USER] = username
         token = getattr(result, "token", None)
@@ -244,10 +256,20 @@ def require_user() -> CurrentUser:
 
 
 def sign_in(ctx: AppContext, username: str, password: str) -> None:
-    """Local mode: check the password and keep the session token (raises AuthenticationError)."""
+    """Local mode: check the password and keep the session token.
+
+    Raises AuthenticationError (show ``identity.SIGN_IN_FAILED``) or ServiceUnavailable (show
+    ``identity.SIGN_IN_UNAVAILABLE``); the cause of an outage goes to the server log only.
+    """
     from governance import identity
 
-    signed_in = identity.authenticate(ctx, username, password, client_addr=client_addr())
+    try:
+        signed_in = identity.authenticate(ctx, username, password, client_addr=client_addr())
+    except AuthenticationError:
+        raise
+    except Exception as exc:
+        _log_outage(exc)
+        raise ServiceUnavailable(identity.SIGN_IN_UNAVAILABLE) from None
     st.session_state[state.AUTH_TOKEN] = signed_in.token
     st.session_state[state.AUTH_COOKIE_WRITE] = signed_in.token
     st.session_state.pop(state.AUTH_NOTICE, None)

@@ -10,7 +10,9 @@ Weights come from ``VIGIL_HEALTH_WEIGHTS`` (``part=weight,...``), defaults in
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,10 +21,18 @@ from sqlalchemy import desc, select
 
 from core.actor import Actor
 from core.db import session_scope
+from core.errors import ConfigError
 from core.runs import latest_runs, record_run
-from monitoring.health.score import HealthInputs, HealthPart, HealthResult, compute_health, parse_weights
-from monitoring.health.tables import HealthSnapshot
 from core.timeutil import aware
+from monitoring.health.score import (
+    DEFAULT_WEIGHTS,
+    HealthInputs,
+    HealthPart,
+    HealthResult,
+    compute_health,
+    parse_weights,
+)
+from monitoring.health.tables import HealthSnapshot
 
 log = logging.getLogger("vigil.health")
 SLO_SNAPSHOT_MAX_AGE = timedelta(hours=1)
@@ -66,9 +76,25 @@ def health_history(ctx: Any, model: str, *, since: datetime | None = None, limit
         return [_view(r) for r in reversed(rows)]
 
 
-def weights_from_env(env: dict[str, str] | None = None) -> dict[str, float] | None:
+def weights_from_env(env: Mapping[str, str] | None = None) -> dict[str, float] | None:
+    """``VIGIL_HEALTH_WEIGHTS`` checked in full: a bad value is a ConfigError naming the variable."""
     raw = (env if env is not None else os.environ).get("VIGIL_HEALTH_WEIGHTS", "")
-    return parse_weights(raw) if raw.strip() else None
+    if not raw.strip():
+        return None
+    known = ", ".join(DEFAULT_WEIGHTS)
+    try:
+        weights = parse_weights(raw)
+    except ValueError as exc:
+        raise ConfigError(f"VIGIL_HEALTH_WEIGHTS: {exc}; expected part=number,... with parts from: "
+                          f"{known} (environment)") from None
+    for name, value in weights.items():
+        if name not in DEFAULT_WEIGHTS:
+            raise ConfigError(f"VIGIL_HEALTH_WEIGHTS: unknown part {name!r}; use one of: {known} "
+                              "(environment)")
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"VIGIL_HEALTH_WEIGHTS: weight of {name!r} must be a finite number >= 0, "
+                              f"got {value} (environment)")
+    return weights
 
 
 def gather_inputs(ctx: Any, model: str, at: datetime) -> tuple[HealthInputs, str | None]:
@@ -151,12 +177,13 @@ def run_health_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None 
     from governance.rbac import require
     from monitoring.health.notify import notify_level
 
+    weights = weights_from_env()  # a bad value stops here, before a run is recorded
     require(ctx, actor, "health.run", model)
     at = aware(at) or datetime.now(UTC)
     try:
         with record_run(ctx.engine, "health", model=model, actor=actor.username) as run:
             inputs, version = gather_inputs(ctx, model, at)
-            result: HealthResult = compute_health(inputs, weights_from_env())
+            result: HealthResult = compute_health(inputs, weights)
             with session_scope(ctx.engine) as session:
                 row = HealthSnapshot(model=model, version=version, at=at, score=result.score, level=result.level,
                                      parts=[{"name": p.name, "score": p.score, "weight": p.weight, "detail": p.detail}
