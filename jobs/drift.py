@@ -14,7 +14,7 @@ Exit codes: 0 done (also when drift was found), 3 drift found with --fail-on-dri
 2 usage or bad input, 1 failure, 5 a dependency (e.g. the alibi environment) is unavailable.
 File mode also: 6 the current file has no rows ("status": "no_data" in the JSON; with or without
 --fail-on-drift: no data is never "no drift"); 3 with --fail-on-drift when a feature has no usable
-value in the current file or the reference ("status": "data_quality_failed",
+value in the current file or the reference ("status": "quality_failed",
 "data_quality_failures": [...]; exit 0 without the flag, like drift). An empty reference is bad
 input: exit 2.
 """

@@ -26,10 +26,10 @@ No data is never "no drift" (issue 8, item 11). Each feature carries ``data_qual
 - ``no_data``: the current data has no rows at all;
 - ``all_missing``: the current data has rows but no usable (non-missing, finite) value;
 - ``reference_all_missing``: the reference has no usable value, so the feature cannot be tested.
-The report's ``status`` is ``no_data`` (current data without rows), ``data_quality_failed`` (a
+The report's ``status`` is ``no_data`` (current data without rows), ``quality_failed`` (a
 feature is ``all_missing`` or ``reference_all_missing``, listed in ``data_quality_failures``) or
 ``ok``. Neither is drift (``dataset_drift`` keeps its meaning), but neither is a pass:
-``python -m jobs.drift`` exits 6 on ``no_data`` and 3 on ``data_quality_failed`` with
+``python -m jobs.drift`` exits 6 on ``no_data`` and 3 on ``quality_failed`` with
 --fail-on-drift.
 """
 
@@ -98,7 +98,7 @@ class DriftReport:
     min_effect_psi: float = DEFAULT_MIN_EFFECT_PSI
     max_ks_error_bound: float = 0.0
     drifted_names: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok | no_data | data_quality_failed
+    status: str = "ok"  # ok | no_data | quality_failed
     data_quality_failures: list[str] = field(default_factory=list)
 
     @property
@@ -121,7 +121,7 @@ class DriftReport:
                          "rule": "drifted = adjusted p < alpha and effect >= minimum "
                                  "(KS statistic for numeric, PSI for categorical); "
                                  "dataset_drift = any drifted feature; status no_data when the "
-                                 "current data has no rows, data_quality_failed when a feature has "
+                                 "current data has no rows, quality_failed when a feature has "
                                  "no usable value in the current data or the reference"},
             "max_ks_error_bound": self.max_ks_error_bound,
             "status": self.status,
@@ -352,6 +352,6 @@ def decide(rows_reference: int, rows_current: int, partial: list[dict[str, Any]]
     names = [f.feature for f in feats if f.drifted]
     bounds = [f.ks_error_bound for f in feats if f.ks_error_bound is not None]
     failures = [f.feature for f in feats if f.data_quality in QUALITY_FAILURES] if rows_current else []
-    status = "no_data" if rows_current == 0 else "data_quality_failed" if failures else "ok"
+    status = "no_data" if rows_current == 0 else "quality_failed" if failures else "ok"
     return DriftReport(rows_reference, rows_current, feats, len(names), bool(names), alpha, correction,
                        min_effect_ks, min_effect_psi, max(bounds) if bounds else 0.0, names, status, failures)

@@ -218,7 +218,7 @@ def format_table(report: DriftReport) -> str:
         return "-" if v is None else format(v, fmt)
 
     status = {"no_data": "NO DATA: the current data has no rows; nothing was compared",
-              "data_quality_failed": "DATA QUALITY FAILED: no usable values in "
+              "quality_failed": "DATA QUALITY FAILED: no usable values in "
                                      + ", ".join(report.data_quality_failures)}.get(report.status)
     lines = [] if status is None else [status]
     lines += [(f"rows: reference {report.rows_reference}, current {report.rows_current}; "
