@@ -102,7 +102,7 @@ def fit_reference(path: Path, categorical: Sequence[str] = (), *, bins: int = 10
                   exact_cap: int = FILE_MODE_EXACT_CAP) -> ReferenceProfile:
     """Fit a ReferenceProfile on every column of a Parquet or CSV file (InvalidInput if it has no rows)."""
     path = _check(Path(path))
-    if path.stat().st_size == 0:
+    if _kind(path) and path.stat().st_size == 0:
         raise _empty_reference(path)
     schema = read_schema(path, categorical)
     missing = [c for c in categorical if c not in schema.names]
@@ -151,7 +151,7 @@ def iter_current(path: Path, columns: Sequence[str], categorical: Sequence[str] 
     """Record batches of ``columns`` from a Parquet or CSV file, checked against the schema; none
     from a zero-byte file (no rows: the comparison reports ``no_data``)."""
     path = _check(Path(path))
-    if path.stat().st_size == 0:
+    if _kind(path) and path.stat().st_size == 0:
         return
     schema = read_schema(path, categorical)
     absent = [c for c in columns if c not in schema.names]

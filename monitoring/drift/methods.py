@@ -23,9 +23,10 @@ Sources of the formulas:
   K_max = 1 + floor(0.05 / (1/n_ref + 1/n_cur)). (b) bounds PSI's bias: with no drift, PSI over
   K cells is asymptotically (1/n_ref + 1/n_cur) chi2(K - 1) (Yurdakul 2018), expectation
   (K - 1)(1/n_ref + 1/n_cur), so at most 0.05, half the 0.1 "moderate" line. The other levels
-  are pooled into one level ``__other__`` (NannyML and Evidently leave 50,000 levels apart; a
-  scorecard's coarse classing groups them, Siddiqi 2006). Without it, 50,000 levels drawn twice
-  from one distribution gave PSI 2.03 ("significant") beside a chi-square p of 0.80. The
+  are pooled into one level ``__other__``, as credit-scorecard practice coarse-classes sparse
+  attributes before computing PSI (Siddiqi 2006, "Credit Risk Scorecards"). Without it, 50,000
+  levels drawn twice from one distribution gave PSI 2.03 ("significant") beside a chi-square p of
+  0.80. The
   grouping is a function of the pooled (column) totals only, which the null hypothesis fixes,
   so the chi-square test on the grouped table keeps its level. A shift among levels that are
   each rare is seen only through the share of ``__other__``.
@@ -396,7 +397,7 @@ def ks_limit_pvalue(d: float, n1: int, n2: int) -> float:
 
 @register("ks", ["numeric"], 0.05, "drift when the (adjusted) p-value is below alpha")
 def ks_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> KSResult:
-    """Two-sided two-sample Kolmogorov-Smirnov test, missing values excluded.
+    """Two-sided two-sample Kolmogorov-Smirnov test, missing values and +-inf excluded.
 
     D = sup_x |F_ref(x) - F_cur(x)|; p-value as scipy.stats.ks_2samp with default arguments.
     """
@@ -408,7 +409,7 @@ def ks_method(reference: Any, current: Any, settings: Mapping[str, Any] | None =
 
 # --------------------------------------------------------------------------- PSI
 def psi_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
-    """Inner PSI edges: numpy.unique(numpy.quantile(reference without NaN, [1/B .. (B-1)/B]))."""
+    """Inner PSI edges: numpy.unique(numpy.quantile(finite reference values, [1/B .. (B-1)/B]))."""
     if bins < 2:
         raise InvalidInput(f"PSI needs at least 2 bins, got {bins}")
     ref = drop_non_finite(as_float_array(reference, "reference"))
@@ -451,7 +452,8 @@ def psi_method(reference: Any, current: Any, settings: Mapping[str, Any] | None 
     """Population stability index on B reference-quantile bins (B = settings["bins"], 10).
 
     edges = numpy.unique(numpy.quantile(ref, [1/B..(B-1)/B])); bin = searchsorted(edges, v, "left");
-    PSI = sum((cur - ref) * ln(cur / ref)), a zero share replaced by 1e-4. Missing values excluded.
+    PSI = sum((cur - ref) * ln(cur / ref)), a zero share replaced by 1e-4. Missing values and +-inf
+    excluded.
     """
     bins = int((settings or {}).get("bins", 10))
     ref = drop_non_finite(as_float_array(reference, "reference"))

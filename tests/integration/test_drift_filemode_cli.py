@@ -161,7 +161,8 @@ def small(tmp_path_factory):
     d = tmp_path_factory.mktemp("drift_edges")
     rng = np.random.default_rng(11)
     n = 2_000
-    ref = pd.DataFrame({"a": rng.normal(size=n), "b": rng.gamma(2.0, size=n), "site": rng.choice(["n", "s", "e"], n)})
+    ref = pd.DataFrame({"a": rng.normal(size=n), "b": rng.gamma(2.0, size=n),
+                        "site": rng.choice(["n", "s", "e"], n)})
     ref.to_parquet(d / "ref.parquet")
     ref.to_csv(d / "ref.csv", index=False)
     ref.iloc[:0].to_parquet(d / "empty.parquet")
@@ -174,7 +175,8 @@ def small(tmp_path_factory):
 def test_empty_current_is_no_data_not_no_drift(small, name):
     d, _ = small
     for gate in ([], ["--fail-on-drift"]):
-        res = _run("--reference", str(d / "ref.parquet"), "--current", str(d / name), "--categorical", "site", *gate)
+        res = _run("--reference", str(d / "ref.parquet"), "--current", str(d / name), "--categorical", "site",
+                   *gate)
         assert res.returncode == 6, (gate, res.stderr)
         out = json.loads(res.stdout)
         assert out["status"] == "no_data" and out["rows"]["current"] == 0 and not out["dataset_drift"]
@@ -219,7 +221,8 @@ def test_all_missing_column_fails_the_gate(small, tmp_path):
                "--categorical", "site", "--fail-on-drift")
     assert res.returncode == 3
     out = json.loads(res.stdout)
-    assert out["data_quality_failures"] == ["b"] and out["features"][1]["data_quality"] == "reference_all_missing"
+    assert out["data_quality_failures"] == ["b"]
+    assert out["features"][1]["data_quality"] == "reference_all_missing"
 
 
 def test_same_data_as_parquet_and_csv_gives_identical_json(tmp_path):
@@ -241,8 +244,8 @@ def test_same_data_as_parquet_and_csv_gives_identical_json(tmp_path):
     outs = {}
     for fmt_ref in ("parquet", "csv"):
         for fmt_cur in ("parquet", "csv"):
-            res = _run("--reference", str(tmp_path / f"ref.{fmt_ref}"), "--current", str(tmp_path / f"cur.{fmt_cur}"),
-                       "--categorical", "site,empty")
+            res = _run("--reference", str(tmp_path / f"ref.{fmt_ref}"),
+                       "--current", str(tmp_path / f"cur.{fmt_cur}"), "--categorical", "site,empty")
             assert res.returncode == 0, res.stderr
             outs[fmt_ref, fmt_cur] = json.loads(res.stdout)
     first = outs["parquet", "parquet"]
@@ -261,7 +264,8 @@ def test_infinite_reference_values_are_counted_without_warnings(small, tmp_path)
     bad.to_parquet(tmp_path / "inf.parquet")
     bad.to_csv(tmp_path / "inf.csv", index=False)
     for name in ("inf.parquet", "inf.csv"):
-        res = _run("--reference", str(tmp_path / name), "--current", str(d / "ref.parquet"), "--categorical", "site")
+        res = _run("--reference", str(tmp_path / name), "--current", str(d / "ref.parquet"),
+                   "--categorical", "site")
         assert res.returncode == 0 and res.stderr == ""  # no NumPy RuntimeWarning
         a = json.loads(res.stdout)["features"][0]
         finite = bad["a"].to_numpy()[np.isfinite(bad["a"].to_numpy())]

@@ -103,15 +103,18 @@ def test_empty_string_is_missing_not_a_category():
     assert value_counts(pa.array(["a", "", None, "b", ""])) == ({"a": 1, "b": 1}, 3)
     assert value_counts(["a", "", None, float("nan")]) == ({"a": 1}, 3)
     ref = pd.DataFrame({"c": ["a", "b"] * 500})
-    from_csv = compare(ReferenceProfile.fit(ref, [], ["c"]), pd.DataFrame({"c": [""] * 100})).features[0]
-    from_parquet = compare(ReferenceProfile.fit(ref, [], ["c"]), pd.DataFrame({"c": [None] * 100})).features[0]
+    prof = ReferenceProfile.fit(ref, [], ["c"])
+    from_csv = compare(prof, pd.DataFrame({"c": [""] * 100})).features[0]
+    from_parquet = compare(prof, pd.DataFrame({"c": [None] * 100})).features[0]
     assert from_csv == from_parquet
-    assert from_csv.psi is None and from_csv.missing_share_current == 1.0 and from_csv.data_quality == "all_missing"
+    assert from_csv.psi is None and from_csv.missing_share_current == 1.0
+    assert from_csv.data_quality == "all_missing"
 
 
 def test_no_rows_is_no_data_and_all_missing_fails_quality():
     rng = np.random.default_rng(0)
-    ref = pd.DataFrame({"x": rng.normal(size=500), "y": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})
+    ref = pd.DataFrame({"x": rng.normal(size=500), "y": rng.normal(size=500),
+                        "c": rng.choice(["a", "b"], 500)})
     prof = ReferenceProfile.fit(ref, ["x", "y"], ["c"])
     empty = compare(prof, ref.iloc[:0])
     assert empty.status == "no_data" and not empty.dataset_drift and not empty.data_quality_failed
@@ -151,7 +154,8 @@ def test_infinities_are_counted_left_out_of_the_fits_and_warn_nothing():
         f = compare(prof, pd.DataFrame({"x": cur_inf})).features[0]
     assert [str(w.message) for w in caught] == []
     fr = prof.feature("x")
-    assert fr.n_non_finite == 10 and fr.n == 2990 and np.isfinite([fr.mean, fr.std, fr.minimum, fr.maximum]).all()
+    assert fr.n_non_finite == 10 and fr.n == 2990
+    assert np.isfinite([fr.mean, fr.std, fr.minimum, fr.maximum]).all()
     assert ReferenceProfile.from_bytes(prof.to_bytes()).feature("x").n_non_finite == 10
     finite_ref, finite_cur = ref_inf[np.isfinite(ref_inf)], cur_inf[np.isfinite(cur_inf)]
     want = stats.ks_2samp(finite_ref, finite_cur)
