@@ -20,9 +20,10 @@ Sources of the formulas:
   under homogeneity is at least 5 in both rows (Cochran 1954, "Some methods for strengthening
   the common chi-square tests", Biometrics 10: the chi-square approximation needs expected
   counts of at least 5) and (b) it is among the K_max - 1 most frequent levels (pooled counts),
-  K_max = 1 + floor(0.05 / (1/n_ref + 1/n_cur)). (b) bounds PSI's bias: with no drift, PSI over
-  K cells is asymptotically (1/n_ref + 1/n_cur) chi2(K - 1) (Yurdakul 2018), expectation
-  (K - 1)(1/n_ref + 1/n_cur), so at most 0.05, half the 0.1 "moderate" line. The other levels
+  K_max = max(2, 1 + floor(0.05 / (1/n_ref + 1/n_cur))). (b) bounds PSI's bias: with no drift,
+  PSI over K cells is asymptotically (1/n_ref + 1/n_cur) chi2(K - 1) (Yurdakul 2018), expectation
+  (K - 1)(1/n_ref + 1/n_cur), so at most 0.05, half the 0.1 "moderate" line (below about 40
+  values a side, the floor of 2 cells still tests the most frequent level against the rest). The other levels
   are pooled into one level ``__other__``, as credit-scorecard practice coarse-classes sparse
   attributes before computing PSI (Siddiqi 2006, "Credit Risk Scorecards"). Without it, 50,000
   levels drawn twice from one distribution gave PSI 2.03 ("significant") beside a chi-square p of
@@ -505,9 +506,10 @@ class CategoryTable:
 
 
 def max_levels(n_reference: float, n_current: float, budget: float = PSI_NULL_BUDGET) -> int:
-    """K_max = 1 + floor(budget / (1/n_ref + 1/n_cur)): with at most K_max cells, PSI's expectation
-    under no drift, (K - 1)(1/n_ref + 1/n_cur) (Yurdakul 2018), stays within ``budget``."""
-    return 1 + int(math.floor(budget / (1.0 / n_reference + 1.0 / n_current) + 1e-9))
+    """K_max = max(2, 1 + floor(budget / (1/n_ref + 1/n_cur))): with at most K_max cells, PSI's
+    expectation under no drift, (K - 1)(1/n_ref + 1/n_cur) (Yurdakul 2018), stays within ``budget``
+    (and at least one level is always tested against the rest)."""
+    return max(2, 1 + int(math.floor(budget / (1.0 / n_reference + 1.0 / n_current) + 1e-9)))
 
 
 def group_rare_levels(ref: Mapping[str, int], cur: Mapping[str, int], *,

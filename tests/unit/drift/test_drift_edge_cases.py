@@ -167,3 +167,15 @@ def test_infinities_are_counted_left_out_of_the_fits_and_warn_nothing():
     assert f.missing_share_current == pytest.approx(2 / 2000) and f.data_quality == "ok"
     # the registered methods follow the same rule
     assert methods.ks_method(ref_inf, cur_inf).statistic == pytest.approx(want.statistic, abs=1e-12)
+
+
+def test_small_samples_still_test_the_most_frequent_level_against_the_rest():
+    """Below ~40 values a side the PSI budget allows one cell; the floor of 2 keeps a binary
+    feature testable, and the table is then the union table itself."""
+    ref, cur = {"yes": 18, "no": 2}, {"yes": 3, "no": 17}
+    g = methods.group_rare_levels(ref, cur)
+    assert methods.max_levels(20, 20) == 2 and g.grouped == 0 and g.categories == ("no", "yes")
+    want = stats.chi2_contingency(g.table, correction=False)
+    rep = compare(ReferenceProfile.fit(pd.DataFrame({"c": ["yes"] * 18 + ["no"] * 2}), [], ["c"]),
+                  pd.DataFrame({"c": ["yes"] * 3 + ["no"] * 17}))
+    assert rep.features[0].chi2_pvalue == pytest.approx(want.pvalue, rel=1e-12) and rep.features[0].drifted
