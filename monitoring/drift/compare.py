@@ -81,6 +81,7 @@ class FeatureDrift:
     non_finite_current: int = 0
     grouped_levels: int | None = None  # categorical: rare levels pooled into "__other__"
 
+
 #: Per-feature data-quality states that fail the gate (see the module docstring).
 QUALITY_FAILURES = ("all_missing", "reference_all_missing")
 
@@ -182,12 +183,13 @@ class _NumericAcc:
         p = self.prof
         total = self.n + self.n_missing + self.non_finite
         seen = self.n + self.non_finite  # +-inf are out of any reference range
+        outside = (self.out_of_range + self.non_finite) / seen if seen and p.n else None
         out: dict[str, Any] = {
             "feature": p.name, "kind": "numeric", "chi2_statistic": None, "chi2_pvalue": None,
             "missing_share_reference": p.missing_share,
             "missing_share_current": self.n_missing / total if total else None,
             "n_reference": p.n, "n_current": self.n,
-            "out_of_range_share_current": (self.out_of_range + self.non_finite) / seen if seen else None,
+            "out_of_range_share_current": outside,
             "data_quality": _quality(p.n, self.n, total),
             "non_finite_reference": p.n_non_finite, "non_finite_current": self.non_finite,
         }
