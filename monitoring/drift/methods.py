@@ -23,14 +23,14 @@ Sources of the formulas:
   K_max = max(2, 1 + floor(0.05 / (1/n_ref + 1/n_cur))). (b) bounds PSI's bias: with no drift,
   PSI over K cells is asymptotically (1/n_ref + 1/n_cur) chi2(K - 1) (Yurdakul 2018), expectation
   (K - 1)(1/n_ref + 1/n_cur), so at most 0.05, half the 0.1 "moderate" line (below about 40
-  values a side, the floor of 2 cells still tests the most frequent level against the rest). The other levels
-  are pooled into one level ``__other__``, as credit-scorecard practice coarse-classes sparse
-  attributes before computing PSI (Siddiqi 2006, "Credit Risk Scorecards"). Without it, 50,000
-  levels drawn twice from one distribution gave PSI 2.03 ("significant") beside a chi-square p of
-  0.80. The
-  grouping is a function of the pooled (column) totals only, which the null hypothesis fixes,
-  so the chi-square test on the grouped table keeps its level. A shift among levels that are
-  each rare is seen only through the share of ``__other__``.
+  values a side, the floor of 2 cells still tests the most frequent level against the rest).
+  The other levels are pooled into one level ``__other__``, as credit-scorecard practice
+  coarse-classes sparse attributes before computing PSI (Siddiqi 2006, "Credit Risk
+  Scorecards"). Without it, 50,000 levels drawn twice from one distribution gave PSI 2.03
+  ("significant") beside a chi-square p of 0.80. The grouping is a function of the pooled
+  (column) totals only, which the null hypothesis fixes, so the chi-square test on the grouped
+  table keeps its level. A shift among levels that are each rare is seen only through the share
+  of ``__other__``.
 - Missing values: None, NaN and the empty string (CSV cannot tell an empty string from a null,
   so the same data in any format gives the same result) are missing, never a category; missing
   shares are data quality (``compare``), not part of the distributions. ``+inf``/``-inf`` in a
