@@ -3,6 +3,7 @@
 Exit codes (cron and CI rely on them):
     0 success, 1 failure (including a broken audit chain), 2 usage or configuration error,
     3 drift found with --fail-on-drift, 4 permission denied, 5 a dependency is unavailable.
+    6 no data: the data to check had no rows (never read as "no drift").
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ EXIT_USAGE = 2
 EXIT_DRIFT = 3
 EXIT_DENIED = 4
 EXIT_UNAVAILABLE = 5
+EXIT_NO_DATA = 6
 
 log = logging.getLogger("vigil.jobs")
 

@@ -12,6 +12,11 @@ Cron mode (stored run, Evidently report):
 
 Exit codes: 0 done (also when drift was found), 3 drift found with --fail-on-drift,
 2 usage or bad input, 1 failure, 5 a dependency (e.g. the alibi environment) is unavailable.
+File mode also: 6 the current file has no rows ("status": "no_data" in the JSON; with or without
+--fail-on-drift: no data is never "no drift"); 3 with --fail-on-drift when a feature has no usable
+value in the current file or the reference ("status": "quality_failed",
+"data_quality_failures": [...]; exit 0 without the flag, like drift). An empty reference is bad
+input: exit 2.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from jobs._cli import EXIT_DRIFT, EXIT_OK, EXIT_USAGE, parser, run_main, setup_logging
+from jobs._cli import EXIT_DRIFT, EXIT_NO_DATA, EXIT_OK, EXIT_USAGE, parser, run_main, setup_logging
 
 WINDOWS = ("1h", "6h", "1d")
 
@@ -52,7 +57,8 @@ def build_parser():
     c.add_argument("--model", help="configured model name")
     c.add_argument("--window", choices=WINDOWS, default="1d")
     c.add_argument("--at", help="end of the window, ISO-8601 (default: now)")
-    c.add_argument("--fail-on-drift", action="store_true", help="exit 3 when drift is found")
+    c.add_argument("--fail-on-drift", action="store_true",
+                   help="exit 3 when drift is found (file mode: also when a feature has no usable value)")
     return p
 
 
@@ -106,7 +112,9 @@ def _file_mode(args) -> int:
             print(json.dumps(report.to_json_dict(), allow_nan=False))
         else:
             print(format_table(report))
-        drifted = report.dataset_drift
+        if report.status == "no_data":
+            return EXIT_NO_DATA
+        drifted = report.dataset_drift or report.data_quality_failed
     return EXIT_DRIFT if drifted and args.fail_on_drift else EXIT_OK
 
 

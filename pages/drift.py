@@ -49,6 +49,10 @@ else:
         st.caption(f"Note: {esc(run.note)}")
     if run.status == "no_data":
         st.warning("The window of the latest run held no logs: nothing was compared.")
+    elif run.status == "quality_failed":
+        failed = ", ".join(esc(str(n)) for n in run.quality.get("data_quality_failures", []))
+        st.error(f"Data quality failed: no usable values for {failed}. Not drift, and not a pass: "
+                 "see Data quality.")
 
     tab_features, tab_time, tab_dist, tab_pred, tab_quality = st.tabs(
         ["Features", "Over time", "Distribution", "Predictions & performance", "Data quality"]

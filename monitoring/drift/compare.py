@@ -13,6 +13,24 @@ Decision rule (documented in the report's ``settings``):
   numeric features (``min_effect_ks``) and PSI for categorical ones (``min_effect_psi``);
 - severity from PSI: < 0.1 none, 0.1-0.25 moderate, >= 0.25 significant;
 - dataset_drift = at least one drifted feature.
+
+Categorical features: None, NaN and the empty string are missing (``methods.is_missing``), never a
+category; before chi-square and PSI, rare levels are pooled into ``__other__``
+(``methods.group_rare_levels``: expected count >= 5, at most K_max cells so PSI's expectation
+under no drift stays <= 0.05); ``grouped_levels`` says how many were pooled.
+Numeric features: +inf and -inf are non-finite, counted per side (``non_finite_reference``,
+``non_finite_current``), left out of KS and PSI, and counted as out of range in the current data.
+
+No data is never "no drift" (issue 8, item 11). Each feature carries ``data_quality``:
+- ``ok``;
+- ``no_data``: the current data has no rows at all;
+- ``all_missing``: the current data has rows but no usable (non-missing, finite) value;
+- ``reference_all_missing``: the reference has no usable value, so the feature cannot be tested.
+The report's ``status`` is ``no_data`` (current data without rows), ``quality_failed`` (a
+feature is ``all_missing`` or ``reference_all_missing``, listed in ``data_quality_failures``) or
+``ok``. Neither is drift (``dataset_drift`` keeps its meaning), but neither is a pass:
+``python -m jobs.drift`` exits 6 on ``no_data`` and 3 on ``quality_failed`` with
+--fail-on-drift.
 """
 
 from __future__ import annotations
@@ -58,6 +76,14 @@ class FeatureDrift:
     n_reference: int = 0
     n_current: int = 0
     out_of_range_share_current: float | None = None  # numeric: share outside [ref min, ref max]
+    data_quality: str = "ok"  # ok | no_data | all_missing | reference_all_missing
+    non_finite_reference: int = 0  # numeric: +-inf values, left out of KS and PSI
+    non_finite_current: int = 0
+    grouped_levels: int | None = None  # categorical: rare levels pooled into "__other__"
+
+
+#: Per-feature data-quality states that fail the gate (see the module docstring).
+QUALITY_FAILURES = ("all_missing", "reference_all_missing")
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,12 @@ class DriftReport:
     min_effect_psi: float = DEFAULT_MIN_EFFECT_PSI
     max_ks_error_bound: float = 0.0
     drifted_names: list[str] = field(default_factory=list)
+    status: str = "ok"  # ok | no_data | quality_failed
+    data_quality_failures: list[str] = field(default_factory=list)
+
+    @property
+    def data_quality_failed(self) -> bool:
+        return bool(self.data_quality_failures)
 
     @property
     def share_drifted(self) -> float:
@@ -89,8 +121,13 @@ class DriftReport:
                          "min_effect_ks": self.min_effect_ks, "min_effect_psi": self.min_effect_psi,
                          "rule": "drifted = adjusted p < alpha and effect >= minimum "
                                  "(KS statistic for numeric, PSI for categorical); "
-                                 "dataset_drift = any drifted feature"},
+                                 "dataset_drift = any drifted feature; status no_data when the "
+                                 "current data has no rows, quality_failed when a feature has "
+                                 "no usable value in the current data or the reference"},
             "max_ks_error_bound": self.max_ks_error_bound,
+            "status": self.status,
+            "data_quality_failed": self.data_quality_failed,
+            "data_quality_failures": list(self.data_quality_failures),
         }
 
 
@@ -110,6 +147,7 @@ class _NumericAcc:
         self.le = np.zeros(len(prof.knots), dtype=np.int64)
         self.psi = np.zeros(len(prof.psi_edges) + 1, dtype=np.int64)
         self.out_of_range = 0
+        self.non_finite = 0
 
     def _knot_counts(self, s: np.ndarray) -> None:
         self.lt += np.searchsorted(s, self.prof.knots, side="left")
@@ -121,7 +159,9 @@ class _NumericAcc:
         s = np.sort(arr)
         if nm:
             s = s[: s.shape[0] - nm]
+        s, n_inf = methods.strip_infinite_sorted(s)
         self.n_missing += nm
+        self.non_finite += n_inf
         if s.shape[0] == 0:
             return
         self.n += s.shape[0]
@@ -141,13 +181,17 @@ class _NumericAcc:
 
     def result(self) -> dict[str, Any]:
         p = self.prof
-        total = self.n + self.n_missing
+        total = self.n + self.n_missing + self.non_finite
+        seen = self.n + self.non_finite  # +-inf are out of any reference range
+        outside = (self.out_of_range + self.non_finite) / seen if seen and p.n else None
         out: dict[str, Any] = {
             "feature": p.name, "kind": "numeric", "chi2_statistic": None, "chi2_pvalue": None,
             "missing_share_reference": p.missing_share,
             "missing_share_current": self.n_missing / total if total else None,
             "n_reference": p.n, "n_current": self.n,
-            "out_of_range_share_current": self.out_of_range / self.n if self.n else None,
+            "out_of_range_share_current": outside,
+            "data_quality": _quality(p.n, self.n, total),
+            "non_finite_reference": p.n_non_finite, "non_finite_current": self.non_finite,
         }
         if p.n == 0 or self.n == 0:
             out.update(ks_statistic=None, ks_pvalue=None, psi=None, ks_error_bound=None, ks_method=None)
@@ -190,15 +234,27 @@ class _CategoricalAcc:
             "missing_share_reference": p.missing_share,
             "missing_share_current": self.n_missing / total if total else None,
             "n_reference": p.n, "n_current": n, "out_of_range_share_current": None,
+            "data_quality": _quality(p.n, n, total),
         }
         if p.n == 0 or n == 0:
             out.update(chi2_statistic=None, chi2_pvalue=None, psi=None)
             return out
-        chi = methods.chi2_from_counts(p.counts, self.counts)
-        _, table = methods.union_table(p.counts, self.counts)
-        out.update(chi2_statistic=chi.statistic, chi2_pvalue=chi.pvalue,
-                   psi=methods.psi_from_counts(table[0], table[1]).value)
+        grouped = methods.group_rare_levels(p.counts, self.counts)
+        chi = methods.chi2_from_table(grouped.categories, grouped.table)
+        out.update(chi2_statistic=chi.statistic, chi2_pvalue=chi.pvalue, grouped_levels=grouped.grouped,
+                   psi=methods.psi_from_counts(grouped.table[0], grouped.table[1]).value)
         return out
+
+
+def _quality(n_reference: int, n_current: int, values_current: int) -> str:
+    """A feature's data-quality state from its usable value counts (see the module docstring)."""
+    if values_current == 0:
+        return "no_data"
+    if n_current == 0:
+        return "all_missing"
+    if n_reference == 0:
+        return "reference_all_missing"
+    return "ok"
 
 
 def value_counts(values: Any) -> tuple[dict[str, int], int]:
@@ -297,5 +353,7 @@ def decide(rows_reference: int, rows_current: int, partial: list[dict[str, Any]]
                                   severity=methods.severity_from_psi(r["psi"]), **r))
     names = [f.feature for f in feats if f.drifted]
     bounds = [f.ks_error_bound for f in feats if f.ks_error_bound is not None]
+    failures = [f.feature for f in feats if f.data_quality in QUALITY_FAILURES] if rows_current else []
+    status = "no_data" if rows_current == 0 else "quality_failed" if failures else "ok"
     return DriftReport(rows_reference, rows_current, feats, len(names), bool(names), alpha, correction,
-                       min_effect_ks, min_effect_psi, max(bounds) if bounds else 0.0, names)
+                       min_effect_ks, min_effect_psi, max(bounds) if bounds else 0.0, names, status, failures)

@@ -5,6 +5,12 @@ is streamed in record batches (``ParquetFile.iter_batches`` / ``pyarrow.csv.open
 memory stays bounded by the batch size plus the exact-sample cap. Columns listed as categorical
 are read as strings; every other column must be numeric, otherwise the error names the file and
 the column.
+
+Empty inputs: a reference without rows (or a zero-byte reference) is bad input (InvalidInput,
+exit 2); a current file without rows, zero-byte included, is compared and reported with
+``status: "no_data"`` (``compare``), never as "no drift". Missing values read the same from
+every format: CSV's empty field is null in numeric columns (pyarrow's default null spellings)
+and the empty string is missing in categorical ones (``methods.is_missing``), as a Parquet null is.
 """
 
 from __future__ import annotations
@@ -88,10 +94,16 @@ def _check_numeric(path: Path, schema: Any, numeric: Sequence[str]) -> None:
                                f"list it in --categorical if it is a category")
 
 
+def _empty_reference(path: Path) -> InvalidInput:
+    return InvalidInput(f"{path}: the reference has no rows; give a reference file with data")
+
+
 def fit_reference(path: Path, categorical: Sequence[str] = (), *, bins: int = 10,
                   exact_cap: int = FILE_MODE_EXACT_CAP) -> ReferenceProfile:
-    """Fit a ReferenceProfile on every column of a Parquet or CSV file."""
+    """Fit a ReferenceProfile on every column of a Parquet or CSV file (InvalidInput if it has no rows)."""
     path = _check(Path(path))
+    if _kind(path) and path.stat().st_size == 0:
+        raise _empty_reference(path)
     schema = read_schema(path, categorical)
     missing = [c for c in categorical if c not in schema.names]
     if missing:
@@ -111,6 +123,8 @@ def fit_reference(path: Path, categorical: Sequence[str] = (), *, bins: int = 10
         import pyarrow.parquet as pq
 
         rows = pq.ParquetFile(path).metadata.num_rows
+        if rows == 0:
+            raise _empty_reference(path)
         # read a group of columns at a time (Arrow decodes them in parallel), fit, drop
         group = max(1, BATCH_VALUES * 2 // max(1, rows))
         feats = []
@@ -126,14 +140,19 @@ def fit_reference(path: Path, categorical: Sequence[str] = (), *, bins: int = 10
 
         table = csv.read_csv(path, convert_options=_csv_options(categorical))
         rows = table.num_rows
+        if rows == 0:
+            raise _empty_reference(path)
         feats = [fit_column(n, table.column(n)) for n in names]
     return ReferenceProfile.from_features(feats, rows, exact_cap=exact_cap, bins=bins)
 
 
 def iter_current(path: Path, columns: Sequence[str], categorical: Sequence[str] = (),
                  *, batch_rows: int | None = None) -> Iterator[Any]:
-    """Record batches of ``columns`` from a Parquet or CSV file, checked against the schema."""
+    """Record batches of ``columns`` from a Parquet or CSV file, checked against the schema; none
+    from a zero-byte file (no rows: the comparison reports ``no_data``)."""
     path = _check(Path(path))
+    if _kind(path) and path.stat().st_size == 0:
+        return
     schema = read_schema(path, categorical)
     absent = [c for c in columns if c not in schema.names]
     if absent:
@@ -198,18 +217,23 @@ def format_table(report: DriftReport) -> str:
     def num(v: float | None, fmt: str = ".4g") -> str:
         return "-" if v is None else format(v, fmt)
 
-    lines = [(f"rows: reference {report.rows_reference}, current {report.rows_current}; "
+    status = {"no_data": "NO DATA: the current data has no rows; nothing was compared",
+              "quality_failed": "DATA QUALITY FAILED: no usable values in "
+                                     + ", ".join(report.data_quality_failures)}.get(report.status)
+    lines = [] if status is None else [status]
+    lines += [(f"rows: reference {report.rows_reference}, current {report.rows_current}; "
              f"drifted {report.drifted_features} of {len(report.features)}; "
              f"dataset drift: {'yes' if report.dataset_drift else 'no'} "
              f"(alpha {report.alpha}, {report.correction})"),
              (f"{'feature':<28} {'kind':<11} {'KS':>8} {'KS p':>10} {'chi2 p':>10} {'PSI':>8} "
-             f"{'adj p':>10} {'drift':>5} {'severity':<11} {'miss ref':>8} {'miss cur':>8}")]
+             f"{'adj p':>10} {'drift':>5} {'severity':<11} {'miss ref':>8} {'miss cur':>8} quality")]
     order = sorted(report.features, key=lambda f: (not f.drifted, -(f.psi or 0.0)))
     for f in order:
         lines.append(f"{f.feature[:28]:<28} {f.kind:<11} {num(f.ks_statistic):>8} {num(f.ks_pvalue):>10} "
                      f"{num(f.chi2_pvalue):>10} {num(f.psi):>8} {num(f.p_value_adjusted):>10} "
                      f"{'yes' if f.drifted else 'no':>5} {f.severity:<11} "
-                     f"{num(f.missing_share_reference, '.3f'):>8} {num(f.missing_share_current, '.3f'):>8}")
+                     f"{num(f.missing_share_reference, '.3f'):>8} {num(f.missing_share_current, '.3f'):>8} "
+                     f"{f.data_quality}")
     if report.max_ks_error_bound > 0:
         lines.append(f"KS on histograms: statistic error at most {report.max_ks_error_bound:.2g}")
     return "\n".join(lines)

@@ -15,6 +15,26 @@ Sources of the formulas:
   edges = numpy.unique(numpy.quantile(reference, [1/B, ..., (B-1)/B])), a bin share of 0 -> 1e-4.
 - Chi-square: Pearson's test of homogeneity on the 2 x K table (``scipy.stats.chi2_contingency``,
   no continuity correction).
+- Rare categories (``group_rare_levels``, applied by the drift engine in ``compare`` before its
+  chi-square and categorical PSI): a level keeps its own cell only if (a) its expected count
+  under homogeneity is at least 5 in both rows (Cochran 1954, "Some methods for strengthening
+  the common chi-square tests", Biometrics 10: the chi-square approximation needs expected
+  counts of at least 5) and (b) it is among the K_max - 1 most frequent levels (pooled counts),
+  K_max = max(2, 1 + floor(0.05 / (1/n_ref + 1/n_cur))). (b) bounds PSI's bias: with no drift,
+  PSI over K cells is asymptotically (1/n_ref + 1/n_cur) chi2(K - 1) (Yurdakul 2018), expectation
+  (K - 1)(1/n_ref + 1/n_cur), so at most 0.05, half the 0.1 "moderate" line (below about 40
+  values a side, the floor of 2 cells still tests the most frequent level against the rest).
+  The other levels are pooled into one level ``__other__``, as credit-scorecard practice
+  coarse-classes sparse attributes before computing PSI (Siddiqi 2006, "Credit Risk
+  Scorecards"). Without it, 50,000 levels drawn twice from one distribution gave PSI 2.03
+  ("significant") beside a chi-square p of 0.80. The grouping is a function of the pooled
+  (column) totals only, which the null hypothesis fixes, so the chi-square test on the grouped
+  table keeps its level. A shift among levels that are each rare is seen only through the share
+  of ``__other__``.
+- Missing values: None, NaN and the empty string (CSV cannot tell an empty string from a null,
+  so the same data in any format gives the same result) are missing, never a category; missing
+  shares are data quality (``compare``), not part of the distributions. ``+inf``/``-inf`` in a
+  numeric column are non-finite: counted, and excluded from KS and PSI like missing values.
 - Wasserstein-1 distance divided by the reference standard deviation; Jensen-Shannon distance
   (base 2) between binned shares.
 """
@@ -38,6 +58,11 @@ SCIPY_EXACT_MAX_N = 10_000
 KS_FAST_MIN_N = 10_000
 PSI_MODERATE = 0.1
 PSI_SIGNIFICANT = 0.25
+#: Rare-level grouping (see the module docstring): minimum expected count per cell (Cochran 1954)
+#: and the bound on PSI's expectation under no drift that caps the number of cells.
+MIN_EXPECTED_COUNT = 5.0
+PSI_NULL_BUDGET = 0.05
+OTHER_LEVEL = "__other__"
 
 
 # --------------------------------------------------------------------------- results
@@ -141,6 +166,22 @@ def _arrow_numbers(values: Any) -> Any:
 def drop_missing(arr: np.ndarray) -> np.ndarray:
     mask = np.isnan(arr)
     return arr[~mask] if mask.any() else arr
+
+
+def drop_non_finite(arr: np.ndarray) -> np.ndarray:
+    """The finite values: NaN (missing) and +-inf (non-finite) removed."""
+    mask = np.isfinite(arr)
+    return arr if mask.all() else arr[mask]
+
+
+def strip_infinite_sorted(s: np.ndarray) -> tuple[np.ndarray, int]:
+    """(finite part, number of +-inf) of a sorted, NaN-free float array: -inf sort first and
+    +inf last, so two binary searches find them without another pass over the data."""
+    if s.shape[0] == 0 or (np.isfinite(s[0]) and np.isfinite(s[-1])):
+        return s, 0
+    lo = int(np.searchsorted(s, -np.inf, side="right"))
+    hi = int(np.searchsorted(s, np.inf, side="left"))
+    return s[lo:hi], lo + int(s.shape[0]) - hi
 
 
 def severity_from_psi(psi: float | None) -> str:
@@ -357,22 +398,22 @@ def ks_limit_pvalue(d: float, n1: int, n2: int) -> float:
 
 @register("ks", ["numeric"], 0.05, "drift when the (adjusted) p-value is below alpha")
 def ks_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> KSResult:
-    """Two-sided two-sample Kolmogorov-Smirnov test, missing values excluded.
+    """Two-sided two-sample Kolmogorov-Smirnov test, missing values and +-inf excluded.
 
     D = sup_x |F_ref(x) - F_cur(x)|; p-value as scipy.stats.ks_2samp with default arguments.
     """
     del settings
-    ref = np.sort(drop_missing(as_float_array(reference, "reference")))
-    cur = np.sort(drop_missing(as_float_array(current, "current")))
+    ref = np.sort(drop_non_finite(as_float_array(reference, "reference")))
+    cur = np.sort(drop_non_finite(as_float_array(current, "current")))
     return ks_sorted(ref, cur)
 
 
 # --------------------------------------------------------------------------- PSI
 def psi_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
-    """Inner PSI edges: numpy.unique(numpy.quantile(reference without NaN, [1/B .. (B-1)/B]))."""
+    """Inner PSI edges: numpy.unique(numpy.quantile(finite reference values, [1/B .. (B-1)/B]))."""
     if bins < 2:
         raise InvalidInput(f"PSI needs at least 2 bins, got {bins}")
-    ref = drop_missing(as_float_array(reference, "reference"))
+    ref = drop_non_finite(as_float_array(reference, "reference"))
     if ref.size == 0:
         return np.empty(0, dtype=np.float64)
     return np.unique(np.quantile(ref, np.arange(1, bins) / bins))
@@ -412,27 +453,33 @@ def psi_method(reference: Any, current: Any, settings: Mapping[str, Any] | None 
     """Population stability index on B reference-quantile bins (B = settings["bins"], 10).
 
     edges = numpy.unique(numpy.quantile(ref, [1/B..(B-1)/B])); bin = searchsorted(edges, v, "left");
-    PSI = sum((cur - ref) * ln(cur / ref)), a zero share replaced by 1e-4. Missing values excluded.
+    PSI = sum((cur - ref) * ln(cur / ref)), a zero share replaced by 1e-4. Missing values and +-inf
+    excluded.
     """
     bins = int((settings or {}).get("bins", 10))
-    ref = drop_missing(as_float_array(reference, "reference"))
-    cur = drop_missing(as_float_array(current, "current"))
+    ref = drop_non_finite(as_float_array(reference, "reference"))
+    cur = drop_non_finite(as_float_array(current, "current"))
     edges = psi_edges(ref, bins)
     return psi_from_counts(psi_bin_counts(ref, edges), psi_bin_counts(cur, edges))
 
 
 # --------------------------------------------------------------------------- categorical
 def is_missing(v: Any) -> bool:
-    """None, float NaN (also numpy's) and pandas' NA / NaT count as missing."""
+    """None, float NaN (also numpy's), pandas' NA / NaT and the empty string count as missing.
+
+    The empty string: CSV has no other way to write a null, so a categorical value read as ""
+    from CSV and a null read from Parquet must count the same (issue 8, item 11)."""
     if v is None:
         return True
+    if isinstance(v, str):
+        return v == ""
     if isinstance(v, (float, np.floating)):
         return bool(np.isnan(v))
     return type(v).__name__ in ("NAType", "NaTType")
 
 
 def category_counts(values: Any) -> dict[str, int]:
-    """Counts of non-missing values, keyed by their string form (None/NaN are missing)."""
+    """Counts of non-missing values, keyed by their string form (``is_missing`` values skipped)."""
     out: dict[str, int] = {}
     for v in values:
         if is_missing(v):
@@ -448,37 +495,103 @@ def union_table(ref: Mapping[str, int], cur: Mapping[str, int]) -> tuple[tuple[s
     return cats, table
 
 
-def chi2_from_counts(ref: Mapping[str, int], cur: Mapping[str, int]) -> ChiSquareResult:
-    """Chi-square test of homogeneity on the 2 x K table over the union of categories.
+@dataclass(frozen=True)
+class CategoryTable:
+    """A 2 x K table of counts (row 0 reference, row 1 current) over ``categories``; ``grouped``
+    levels were pooled into OTHER_LEVEL (the last category) by ``group_rare_levels``."""
 
-    Equal to scipy.stats.chi2_contingency(table, correction=False).
+    categories: tuple[str, ...]
+    table: np.ndarray
+    grouped: int = 0
+
+
+def max_levels(n_reference: float, n_current: float, budget: float = PSI_NULL_BUDGET) -> int:
+    """K_max = max(2, 1 + floor(budget / (1/n_ref + 1/n_cur))): with at most K_max cells, PSI's
+    expectation under no drift, (K - 1)(1/n_ref + 1/n_cur) (Yurdakul 2018), stays within ``budget``
+    (and at least one level is always tested against the rest)."""
+    return max(2, 1 + int(math.floor(budget / (1.0 / n_reference + 1.0 / n_current) + 1e-9)))
+
+
+def group_rare_levels(ref: Mapping[str, int], cur: Mapping[str, int], *,
+                      min_expected: float = MIN_EXPECTED_COUNT,
+                      budget: float = PSI_NULL_BUDGET) -> CategoryTable:
+    """The union table with rare levels pooled into OTHER_LEVEL (rule and sources: module docstring).
+
+    Kept on its own: a level whose pooled count c_j gives c_j * min(n_ref, n_cur) / N >=
+    ``min_expected`` (its smaller expected cell count under homogeneity), at most
+    ``max_levels(n_ref, n_cur, budget) - 1`` of them, most frequent first (ties by name). When the
+    pooled OTHER_LEVEL would itself fall below ``min_expected``, the least frequent kept level
+    joins it. With every level kept, the table is ``union_table``'s, unchanged.
     """
-    from scipy import stats
-
     cats, table = union_table(ref, cur)
+    rows = table.sum(axis=1)
+    if len(cats) < 2 or rows.min() <= 0:
+        return CategoryTable(cats, table)
+    total, smaller = float(rows.sum()), float(rows.min())
+    pooled = table.sum(axis=0)
+    k_max = max_levels(rows[0], rows[1], budget)
+    cochran = pooled * smaller / total >= min_expected
+    if cochran.all() and len(cats) <= k_max:
+        return CategoryTable(cats, table)
+    order = np.lexsort((np.arange(len(cats)), -pooled))  # most frequent first, then by name
+    kept = np.array([i for i in order if cochran[i]][: max(k_max - 1, 0)], dtype=np.int64)
+    rest = np.ones(len(cats), dtype=bool)
+    rest[kept] = False
+    other = table[:, rest].sum(axis=1)
+    if kept.size and other.sum() * smaller / total < min_expected:
+        other = other + table[:, kept[-1]]
+        rest[kept[-1]] = True
+        kept = kept[:-1]
+    kept = np.sort(kept)  # the union table's (sorted) order, OTHER_LEVEL last
+    names = tuple(cats[i] for i in kept) + (OTHER_LEVEL,)
+    grouped = np.column_stack([table[:, kept], other]) if kept.size else other.reshape(2, 1)
+    return CategoryTable(names, grouped, int(rest.sum()))
+
+
+def chi2_from_table(cats: Sequence[str], table: np.ndarray) -> ChiSquareResult:
+    """Pearson chi-square test of homogeneity on a 2 x K table of counts; equal to
+    scipy.stats.chi2_contingency(table, correction=False); one category: statistic 0, p 1."""
     if table[0].sum() == 0 or table[1].sum() == 0:
         raise InvalidInput("chi-square needs at least one non-missing value on each side")
     if len(cats) == 1:  # one category on both sides: no evidence of change
-        return ChiSquareResult(0.0, 1.0, 0, cats)
+        return ChiSquareResult(0.0, 1.0, 0, tuple(cats))
+    from scipy import stats
+
     res = stats.chi2_contingency(table, correction=False)
-    return ChiSquareResult(float(res.statistic), float(res.pvalue), int(res.dof), cats)
+    return ChiSquareResult(float(res.statistic), float(res.pvalue), int(res.dof), tuple(cats))
+
+
+def chi2_from_counts(ref: Mapping[str, int], cur: Mapping[str, int]) -> ChiSquareResult:
+    """Chi-square test of homogeneity on the 2 x K table over the union of categories, every
+    level on its own (no grouping). Equal to scipy.stats.chi2_contingency(table, correction=False).
+    """
+    cats, table = union_table(ref, cur)
+    return chi2_from_table(cats, table)
 
 
 @register("chi2", ["categorical"], 0.05, "drift when the (adjusted) p-value is below alpha")
 def chi2_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> ChiSquareResult:
-    """Pearson chi-square test of homogeneity, 2 x K table over the union of categories,
-    no continuity correction (scipy.stats.chi2_contingency(correction=False))."""
-    del settings
-    return chi2_from_counts(category_counts(reference), category_counts(current))
+    """Pearson chi-square test of homogeneity, 2 x K table over the union of categories, no
+    continuity correction (scipy.stats.chi2_contingency(correction=False)). With
+    settings["group_rare"] true, rare levels are pooled first (``group_rare_levels``)."""
+    table = _categorical_table(reference, current, settings)
+    return chi2_from_table(table.categories, table.table)
+
+
+def _categorical_table(reference: Any, current: Any, settings: Mapping[str, Any] | None) -> CategoryTable:
+    ref, cur = category_counts(reference), category_counts(current)
+    if (settings or {}).get("group_rare"):
+        return group_rare_levels(ref, cur)
+    return CategoryTable(*union_table(ref, cur))
 
 
 @register("psi_categorical", ["categorical"], 0.1, "drift when PSI >= threshold")
 def psi_categorical_method(reference: Any, current: Any,
                            settings: Mapping[str, Any] | None = None) -> PSIResult:
-    """PSI over the union of categories: sum((cur - ref) * ln(cur / ref)), zero share -> 1e-4."""
-    del settings
-    _, table = union_table(category_counts(reference), category_counts(current))
-    return psi_from_counts(table[0], table[1])
+    """PSI over the union of categories: sum((cur - ref) * ln(cur / ref)), zero share -> 1e-4.
+    With settings["group_rare"] true, rare levels are pooled first (``group_rare_levels``)."""
+    table = _categorical_table(reference, current, settings)
+    return psi_from_counts(table.table[0], table.table[1])
 
 
 # --------------------------------------------------------------------------- optional distances
@@ -490,8 +603,8 @@ def wasserstein_method(reference: Any, current: Any,
     del settings
     from scipy import stats
 
-    ref = drop_missing(as_float_array(reference, "reference"))
-    cur = drop_missing(as_float_array(current, "current"))
+    ref = drop_non_finite(as_float_array(reference, "reference"))
+    cur = drop_non_finite(as_float_array(current, "current"))
     w = float(stats.wasserstein_distance(ref, cur))
     sd = float(np.std(ref))
     return DistanceResult(w / sd if sd > 0 else w)
@@ -508,8 +621,8 @@ def jensen_shannon_method(reference: Any, current: Any,
         _, table = union_table(category_counts(reference), category_counts(current))
         p, q = table[0], table[1]
     else:
-        ref = drop_missing(as_float_array(reference, "reference"))
-        cur = drop_missing(as_float_array(current, "current"))
+        ref = drop_non_finite(as_float_array(reference, "reference"))
+        cur = drop_non_finite(as_float_array(current, "current"))
         edges = psi_edges(ref, int(settings.get("bins", 10)))
         p, q = psi_bin_counts(ref, edges).astype(float), psi_bin_counts(cur, edges).astype(float)
     p, q = p / p.sum(), q / q.sum()

@@ -4,7 +4,9 @@ Per numeric feature: the sorted non-missing values when there are at most ``exac
 (exact KS), and always ``KNOT_INTERVALS + 1`` quantile knots (the values at ranks k*n/K, made
 distinct) with the exact counts of reference values below and at each knot (histogram KS beyond
 the cap, error < 1/K), the PSI edges and reference bin counts (fitted once so PSI is
-comparable across windows), missing count, min, max, mean and standard deviation.
+comparable across windows), missing count, min, max, mean and standard deviation. ``+inf`` and
+``-inf`` are not part of the fit (a reference with them printed NumPy warnings and gave NaN
+mean and std): they are counted as ``n_non_finite`` and left out like missing values.
 Per categorical feature: category counts and missing count.
 
 Serialisation (``to_bytes`` / ``from_bytes``) is a NumPy ``.npz`` archive with a JSON header, no
@@ -22,7 +24,13 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidInput
-from monitoring.drift.methods import as_float_array, category_counts, psi_bin_counts_sorted, psi_edges
+from monitoring.drift.methods import (
+    as_float_array,
+    category_counts,
+    psi_bin_counts_sorted,
+    psi_edges,
+    strip_infinite_sorted,
+)
 
 FORMAT_VERSION = 1
 #: Number of knot intervals K of the quantile histogram; the KS error bound is < 1/K (0.00024).
@@ -45,6 +53,7 @@ class NumericProfile:
     maximum: float
     mean: float
     std: float
+    n_non_finite: int = 0  # +-inf values, excluded from the fit
 
     kind = "numeric"
 
@@ -54,7 +63,7 @@ class NumericProfile:
 
     @property
     def missing_share(self) -> float:
-        total = self.n + self.n_missing
+        total = self.n + self.n_missing + self.n_non_finite
         return self.n_missing / total if total else 0.0
 
 
@@ -78,17 +87,19 @@ FeatureProfile = NumericProfile | CategoricalProfile
 
 def fit_numeric(name: str, values: Any, *, exact_cap: int = DEFAULT_EXACT_CAP, bins: int = 10,
                 knot_intervals: int = KNOT_INTERVALS) -> NumericProfile:
-    """Profile one numeric column (NaN and None are missing)."""
+    """Profile one numeric column (NaN and None are missing; +-inf are counted, not fitted)."""
     arr = as_float_array(values, f"column {name!r}")
     n_missing = int(np.count_nonzero(np.isnan(arr)))
     s = np.sort(arr)  # NaN sort to the end
     s = s[: s.shape[0] - n_missing]
+    s, n_non_finite = strip_infinite_sorted(s)
     n = int(s.shape[0])
     if n == 0:
         empty = np.empty(0, dtype=np.float64)
         return NumericProfile(name, 0, n_missing, empty if exact_cap >= 0 else None, empty,
                               np.empty(0, np.int64), np.empty(0, np.int64), empty,
-                              np.zeros(1, np.int64), float("nan"), float("nan"), float("nan"), float("nan"))
+                              np.zeros(1, np.int64), float("nan"), float("nan"), float("nan"), float("nan"),
+                              n_non_finite)
     if n <= knot_intervals + 1:
         knots = np.unique(s)
     else:
@@ -103,6 +114,7 @@ def fit_numeric(name: str, values: Any, *, exact_cap: int = DEFAULT_EXACT_CAP, b
         knots=knots, knot_lt=knot_lt, knot_le=knot_le,
         psi_edges=edges, psi_counts=psi_bin_counts_sorted(s, edges).astype(np.int64),
         minimum=float(s[0]), maximum=float(s[-1]), mean=float(np.mean(s)), std=float(np.std(s)),
+        n_non_finite=n_non_finite,
     )
 
 
@@ -182,7 +194,8 @@ class ReferenceProfile:
             if isinstance(f, NumericProfile):
                 header["features"].append({
                     "name": f.name, "kind": "numeric", "n": f.n, "n_missing": f.n_missing,
-                    "exact": f.exact, "min": f.minimum, "max": f.maximum, "mean": f.mean, "std": f.std})
+                    "n_non_finite": f.n_non_finite, "exact": f.exact, "min": f.minimum, "max": f.maximum,
+                    "mean": f.mean, "std": f.std})
                 for key in ("knots", "knot_lt", "knot_le", "psi_edges", "psi_counts"):
                     arrays[f"{i}_{key}"] = getattr(f, key)
                 if f.sorted_values is not None:
@@ -214,7 +227,7 @@ class ReferenceProfile:
                     knots=npz[f"{i}_knots"], knot_lt=npz[f"{i}_knot_lt"], knot_le=npz[f"{i}_knot_le"],
                     psi_edges=npz[f"{i}_psi_edges"], psi_counts=npz[f"{i}_psi_counts"],
                     minimum=float(h["min"]), maximum=float(h["max"]), mean=float(h["mean"]),
-                    std=float(h["std"])))
+                    std=float(h["std"]), n_non_finite=int(h.get("n_non_finite", 0))))
             else:
                 feats.append(CategoricalProfile(h["name"], int(h["n"]), int(h["n_missing"]),
                                                 {str(k): int(v) for k, v in h["counts"].items()}))

@@ -39,7 +39,7 @@ def chart_reference(frame: pd.DataFrame, spec: ModelSpec) -> dict[str, Any]:
         col = frame[feat.name]
         if feat.type == "numeric":
             values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-            values = values[~np.isnan(values)]
+            values = values[np.isfinite(values)]  # missing and +-inf are not charted (as in the fit)
             if values.size == 0:
                 continue
             lo, hi = np.quantile(values, [0.005, 0.995])
@@ -53,7 +53,7 @@ def chart_reference(frame: pd.DataFrame, spec: ModelSpec) -> dict[str, Any]:
                 "reference": (counts / counts.sum()).tolist(),
             }
         else:
-            counts = col.dropna().astype(str).value_counts()
+            counts = col[~(col.isna() | col.eq(""))].astype(str).value_counts()  # methods.is_missing
             top = counts.head(CHART_CATEGORIES)
             cats = top.index.tolist()
             shares = (top / max(int(counts.sum()), 1)).tolist()

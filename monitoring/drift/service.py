@@ -6,7 +6,9 @@ entry. Reads return frozen views; the Drift page and the jobs call the same func
 - :func:`fit_reference_profile` / :func:`current_profile` (from monitoring.drift.profile_store):
   versioned profiles (a new row per fit, one current per model version).
 - :func:`run_drift_check`: one window ``[at - window, at)`` of the log store against the
-  champion's profile; stores the run and every feature's result, and an Evidently HTML report
+  champion's profile; stores the run (status ``ok``, ``no_data`` for a window without rows, or
+  ``quality_failed`` when a feature has no usable value: compare()'s rules) and every
+  feature's result, and an Evidently HTML report
   of the top drifted non-PII features. Re-running the same (model, window, window end)
   replaces it; a concurrent run of the same model waits ``lock_wait`` seconds, then raises
   Conflict.
@@ -331,6 +333,11 @@ def _execute(
             "out_of_range_share": {k: v / acc.rows for k, v in acc.out_of_range.items()},
             "max_missing_share": th.max_missing_share,
         }
+        if drift is not None:  # compare()'s rules: an all-missing feature is a data-quality failure
+            feats = drift.features
+            quality["non_finite"] = {f.feature: f.non_finite_current for f in feats if f.non_finite_current}
+            quality["data_quality"] = {f.feature: f.data_quality for f in feats if f.data_quality != "ok"}
+            quality["data_quality_failures"] = list(drift.data_quality_failures)
     sha = name = None
     if report and results:
         sha, name, note = _report_artifact(ctx, spec, prof, acc.sample(), results, end)
@@ -355,7 +362,7 @@ def _execute(
             window_start=start,
             window_end=end,
             at=datetime.now(UTC),
-            status="ok" if results else "no_data",
+            status=drift.status if drift is not None and results else "no_data",
             rows=acc.rows,
             rows_reference=int(getattr(drift, "rows_reference", prof.rows) if drift else prof.rows),
             features_tested=len(results),

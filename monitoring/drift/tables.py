@@ -60,7 +60,7 @@ class DriftRun(Base):
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when the check ran
-    status: Mapped[str] = mapped_column(String(16))  # ok | no_data
+    status: Mapped[str] = mapped_column(String(16))  # ok | no_data | quality_failed
     rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_reference: Mapped[int] = mapped_column(Integer, default=0)
     features_tested: Mapped[int] = mapped_column(Integer, default=0)

@@ -65,7 +65,7 @@ class DriftRunView:
     window_start: datetime
     window_end: datetime
     at: datetime
-    status: str  # ok | no_data
+    status: str  # ok | no_data | quality_failed (see monitoring.drift.compare)
     rows: int
     rows_reference: int
     features_tested: int

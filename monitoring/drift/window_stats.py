@@ -44,7 +44,8 @@ class WindowAccumulator:
         self.rows += len(frame)
         for feat in self.spec.features:
             col = frame[feat.name]
-            self.missing[feat.name] = self.missing.get(feat.name, 0) + int(col.isna().sum())
+            missing = col.isna() if feat.type == "numeric" else col.isna() | col.eq("")  # methods.is_missing
+            self.missing[feat.name] = self.missing.get(feat.name, 0) + int(missing.sum())
             chart = self.charts.get(feat.name)
             if feat.type == "numeric":
                 values = col.to_numpy(dtype=float, na_value=np.nan)
@@ -59,7 +60,7 @@ class WindowAccumulator:
                     self.hist[feat.name] = self.hist.get(feat.name, 0) + counts
             elif chart and chart.get("kind") == "categorical":
                 known = chart["categories"]
-                vc = col.dropna().astype(str).value_counts()
+                vc = col[~missing].astype(str).value_counts()
                 counts = self.hist.setdefault(feat.name, {})
                 for cat, n in vc.items():
                     key = cat if cat in known else "(other)"

@@ -153,3 +153,123 @@ def test_nan_free_json(files):
     res = _run("--reference", str(d / "ref.parquet"), "--current", str(d / "cur.parquet"), "--categorical", "site")
     json.loads(res.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
     assert not math.isnan(json.loads(res.stdout)["features"][0]["psi"])
+
+
+# --------------------------------------------------------------------------- edge cases (issue 8, item 11)
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    d = tmp_path_factory.mktemp("drift_edges")
+    rng = np.random.default_rng(11)
+    n = 2_000
+    ref = pd.DataFrame({"a": rng.normal(size=n), "b": rng.gamma(2.0, size=n),
+                        "site": rng.choice(["n", "s", "e"], n)})
+    ref.to_parquet(d / "ref.parquet")
+    ref.to_csv(d / "ref.csv", index=False)
+    ref.iloc[:0].to_parquet(d / "empty.parquet")
+    ref.iloc[:0].to_csv(d / "empty.csv", index=False)  # header only
+    (d / "zero.csv").write_bytes(b"")
+    return d, ref
+
+
+@pytest.mark.parametrize("name", ["empty.parquet", "empty.csv", "zero.csv"])
+def test_empty_current_is_no_data_not_no_drift(small, name):
+    d, _ = small
+    for gate in ([], ["--fail-on-drift"]):
+        res = _run("--reference", str(d / "ref.parquet"), "--current", str(d / name), "--categorical", "site",
+                   *gate)
+        assert res.returncode == 6, (gate, res.stderr)
+        out = json.loads(res.stdout)
+        assert out["status"] == "no_data" and out["rows"]["current"] == 0 and not out["dataset_drift"]
+        assert {f["data_quality"] for f in out["features"]} == {"no_data"}
+    table = _run("--reference", str(d / "ref.csv"), "--current", str(d / name), "--categorical", "site",
+                 "--format", "table")
+    assert table.returncode == 6 and table.stdout.startswith("NO DATA")
+
+
+@pytest.mark.parametrize("name", ["empty.parquet", "empty.csv", "zero.csv"])
+def test_empty_reference_is_bad_input(small, name):
+    d, _ = small
+    res = _run("--reference", str(d / name), "--current", str(d / "ref.parquet"), "--categorical", "site")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [f"error: {d / name}: the reference has no rows; "
+                                               "give a reference file with data"]
+
+
+def test_all_missing_column_fails_the_gate(small, tmp_path):
+    d, ref = small
+    cur = ref.copy()
+    cur["b"] = np.nan
+    cur["site"] = None
+    cur.to_parquet(tmp_path / "cur.parquet")
+    plain = _run("--reference", str(d / "ref.parquet"), "--current", str(tmp_path / "cur.parquet"),
+                 "--categorical", "site")
+    assert plain.returncode == 0
+    out = json.loads(plain.stdout)
+    feats = {f["feature"]: f for f in out["features"]}
+    assert out["status"] == "quality_failed" and out["data_quality_failed"] is True
+    assert out["data_quality_failures"] == ["b", "site"] and not out["dataset_drift"]
+    assert feats["b"]["data_quality"] == "all_missing" and feats["site"]["data_quality"] == "all_missing"
+    assert feats["a"]["data_quality"] == "ok" and feats["b"]["missing_share_current"] == 1.0
+    gate = _run("--reference", str(d / "ref.parquet"), "--current", str(tmp_path / "cur.parquet"),
+                "--categorical", "site", "--fail-on-drift")
+    assert gate.returncode == 3 and json.loads(gate.stdout)["status"] == "quality_failed"
+    # a reference column without any value cannot be tested: it fails the gate as well
+    bad_ref = ref.copy()
+    bad_ref["b"] = np.nan
+    bad_ref.to_parquet(tmp_path / "bad_ref.parquet")
+    res = _run("--reference", str(tmp_path / "bad_ref.parquet"), "--current", str(d / "ref.parquet"),
+               "--categorical", "site", "--fail-on-drift")
+    assert res.returncode == 3
+    out = json.loads(res.stdout)
+    assert out["data_quality_failures"] == ["b"]
+    assert out["features"][1]["data_quality"] == "reference_all_missing"
+
+
+def test_same_data_as_parquet_and_csv_gives_identical_json(tmp_path):
+    rng = np.random.default_rng(12)
+    n = 3_000
+    ref = pd.DataFrame({"a": rng.normal(size=n), "i": rng.integers(0, 9, n).astype(float),
+                        "site": rng.choice(["n", "s", "e"], n).astype(object),
+                        "empty": pd.Series([None] * n, dtype=object)})
+    cur = pd.DataFrame({"a": rng.normal(0.1, size=n), "i": rng.integers(0, 9, n).astype(float),
+                        "site": rng.choice(["n", "s", "w"], n).astype(object),
+                        "empty": pd.Series([None] * n, dtype=object)})
+    ref.loc[::7, "a"] = np.nan
+    cur.loc[::5, "i"] = np.nan
+    ref.loc[::11, "site"] = None
+    cur.loc[::3, "site"] = None
+    for name, frame in (("ref", ref), ("cur", cur)):
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    outs = {}
+    for fmt_ref in ("parquet", "csv"):
+        for fmt_cur in ("parquet", "csv"):
+            res = _run("--reference", str(tmp_path / f"ref.{fmt_ref}"),
+                       "--current", str(tmp_path / f"cur.{fmt_cur}"), "--categorical", "site,empty")
+            assert res.returncode == 0, res.stderr
+            outs[fmt_ref, fmt_cur] = json.loads(res.stdout)
+    first = outs["parquet", "parquet"]
+    assert all(out == first for out in outs.values())
+    feats = {f["feature"]: f for f in first["features"]}
+    assert feats["empty"]["psi"] is None and feats["empty"]["data_quality"] == "all_missing"
+    assert feats["site"]["missing_share_current"] == pytest.approx(cur["site"].isna().mean())
+    assert feats["i"]["missing_share_current"] == pytest.approx(cur["i"].isna().mean())
+
+
+def test_infinite_reference_values_are_counted_without_warnings(small, tmp_path):
+    d, ref = small
+    bad = ref.copy()
+    bad.loc[:4, "a"] = np.inf
+    bad.loc[5:7, "a"] = -np.inf
+    bad.to_parquet(tmp_path / "inf.parquet")
+    bad.to_csv(tmp_path / "inf.csv", index=False)
+    for name in ("inf.parquet", "inf.csv"):
+        res = _run("--reference", str(tmp_path / name), "--current", str(d / "ref.parquet"),
+                   "--categorical", "site")
+        assert res.returncode == 0 and res.stderr == ""  # no NumPy RuntimeWarning
+        a = json.loads(res.stdout)["features"][0]
+        finite = bad["a"].to_numpy()[np.isfinite(bad["a"].to_numpy())]
+        want = stats.ks_2samp(finite, ref["a"])
+        assert a["non_finite_reference"] == 8 and a["non_finite_current"] == 0 and a["data_quality"] == "ok"
+        assert abs(a["ks_statistic"] - want.statistic) <= 1e-9 and abs(a["ks_pvalue"] - want.pvalue) <= 1e-6
+        assert a["psi"] == pytest.approx(_psi(finite, ref["a"].to_numpy()), abs=1e-12)
