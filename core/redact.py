@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_LITERAL = 4
+_MIN_PREFIX = 6  # the shortest cut-off start of a known secret masked at the end of a text
 
 # Parameter / key names whose value is a secret: the whole (lower-cased) name, or its last
 # word after '-', '_' or '.' (access_token, X-Amz-Signature, client.secret).
@@ -234,10 +235,16 @@ def _literals() -> Iterable[str]:
     return (*_env_literals(), *extra)
 
 
-def _redact_literals(text: str) -> str:
-    for literal in _literals():
+def _redact_literals(text: str, secrets: Iterable[str] = ()) -> str:
+    extra = sorted((s for s in secrets if s and len(s) >= MIN_LITERAL), key=len, reverse=True)
+    for literal in (*extra, *_literals()):
         if literal in text:
             text = text.replace(literal, MASK)
+        else:  # a message cut short (``[:300]``) may end inside a secret: mask the cut-off prefix
+            for size in range(len(literal) - 1, _MIN_PREFIX - 1, -1):
+                if text.endswith(literal[:size]):
+                    text = text[:-size] + MASK
+                    break
     return text
 
 
@@ -258,11 +265,12 @@ def _key_value(match: re.Match[str]) -> str:
     return f"{match.group('key')}{match.group('q1')}{match.group('sep')}{match.group('q2')}{MASK}"
 
 
-def redact_text(text: str) -> str:
-    """Free text (a log line, an exception message) with every secret it contains masked."""
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Free text (a log line, an exception message) with every secret it contains masked;
+    ``secrets`` are further literals to mask (e.g. :func:`url_secrets` of a URL at hand)."""
     if not isinstance(text, str) or not text:
         return text
-    text = _redact_literals(text)
+    text = _redact_literals(text, secrets)
     text = _URL_RE.sub(_trim_url, text)
     text = _SCHEME_AUTH_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _KEY_VALUE_RE.sub(_key_value, text)

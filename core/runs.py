@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, desc, func, select
 
 from core.db import session_scope
+from core.redact import redact_obj, redact_text
 from core.tables import JobRun
 
 
@@ -49,8 +50,7 @@ def record_run(engine: Engine, job: str, *, model: str | None = None, actor: str
             if row is not None:
                 row.status = status
                 row.finished_at = utcnow()
-                row.message = message[:4000]
-                row.details = handle.details
+                row.message, row.details = redact_text(message)[:4000], redact_obj(handle.details)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy import desc, select
 
 from core.actor import Actor
 from core.db import session_scope
+from core.redact import redact_text
 from core.runs import latest_runs, record_run
 from monitoring.health.score import HealthInputs, HealthPart, HealthResult, compute_health, parse_weights
 from monitoring.health.tables import HealthSnapshot
@@ -173,7 +174,7 @@ def run_health_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None 
                            "notify_error": outcome.error if outcome else None}
             run.message = f"score {result.score} ({result.level})"
     except Exception as exc:
-        ctx.audit.append(actor, "health.run", model, "failed", reason=f"{type(exc).__name__}: {exc}"[:500])
+        ctx.audit.append(actor, "health.run", model, "failed", reason=redact_text(f"{type(exc).__name__}: {exc}")[:500])
         raise
     ctx.audit.append(actor, "health.run", model, "success",
                      details={"score": result.score, "level": result.level, "at": at.isoformat()})

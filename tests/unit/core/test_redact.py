@@ -125,3 +125,14 @@ def test_log_records_are_redacted_by_the_filter_and_the_record_factory(caplog: p
 def test_bare_key_and_auth_words_in_messages_are_not_secrets() -> None:
     text = "models[0]: unknown key: latency; auth: local; secret_key=sk-55aa66bb"
     assert redact_text(text) == f"models[0]: unknown key: latency; auth: local; secret_key={MASK}"
+
+
+def test_a_message_cut_inside_a_known_secret_loses_the_cut_off_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMETHEUS_PASSWORD", "Cut-Off-Secret-1234")
+    assert redact_text("login failed with Cut-Off-Sec") == f"login failed with {MASK}"
+
+
+def test_extra_secrets_of_a_url_at_hand_are_masked_in_foreign_messages() -> None:
+    uri = "http://mlflow-user:mlf-pw-2468@127.0.0.1:5999"
+    message = "InvalidURL: nonnumeric port: 'mlf-pw-2468@127.0.0.1:5999'"
+    assert "mlf-pw-2468" not in redact_text(message, secrets=url_secrets(uri))
