@@ -64,7 +64,8 @@ _BARE = frozenset({"key", "auth", "pass"})
 _KEY_WORDS = "|".join(sorted((re.escape(w) for w in (_SECRET_WORDS | _SECRET_NAMES) - _BARE),
                              key=len, reverse=True))
 _KEY_VALUE_RE = re.compile(
-    rf"(?i)(?<![A-Za-z0-9])(?P<key>(?:[A-Za-z0-9]+[_.\-])*(?:{_KEY_WORDS})|(?:[A-Za-z0-9]+[_.\-])+(?:key|auth|pass))"
+    rf"(?i)(?<![A-Za-z0-9])(?P<key>(?:[A-Za-z0-9]+[_.\-])*(?:{_KEY_WORDS})"
+    r"|(?:[A-Za-z0-9]+[_.\-])+(?:key|auth|pass))"
     r"(?![A-Za-z0-9])(?P<q1>['\"]?)"
     r"(?P<sep>\s*[=:]\s*)(?P<q2>['\"]?)(?P<value>[^\s&'\",;)}\]]+)"
 )
@@ -162,7 +163,8 @@ def redact_url(url: str) -> str:
     except ValueError:  # pragma: no cover - urlsplit accepted it
         out = url
     # sqlite:////abs/path and similar keep their slashes through urlunsplit only when netloc is set
-    if parts.netloc == "" and url.startswith(f"{parts.scheme}:///") and not out.startswith(f"{parts.scheme}:///"):
+    triple = f"{parts.scheme}:///"
+    if parts.netloc == "" and url.startswith(triple) and not out.startswith(triple):
         out = f"{parts.scheme}://" + out[len(parts.scheme) + 1:]
     return _redact_literals(out)
 

@@ -136,7 +136,8 @@ class AuditLog:
         if not action:
             raise InvalidInput("audit action must not be empty")
         # core.redact: a secret written here could never be removed without breaking the chain
-        resource, reason, details = redact_text(resource), redact_text(reason), redact_obj(dict(details or {}))
+        resource, reason = redact_text(resource), redact_text(reason)
+        details = redact_obj(dict(details or {}))
         try:
             details_text = canonical_json(dict(details or {}))
         except (TypeError, ValueError) as exc:

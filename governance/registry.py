@@ -196,7 +196,8 @@ class ModelRegistry:
             try:
                 with urllib.request.urlopen(url, timeout=PING_TIMEOUT_S) as response:
                     if response.status != 200:
-                        raise ServiceUnavailable(f"MLflow server {self.where} answered HTTP {response.status}")
+                        raise ServiceUnavailable(
+                            f"MLflow server {self.where} answered HTTP {response.status}")
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise ServiceUnavailable(

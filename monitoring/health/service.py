@@ -174,7 +174,8 @@ def run_health_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None 
                            "notify_error": outcome.error if outcome else None}
             run.message = f"score {result.score} ({result.level})"
     except Exception as exc:
-        ctx.audit.append(actor, "health.run", model, "failed", reason=redact_text(f"{type(exc).__name__}: {exc}")[:500])
+        reason = redact_text(f"{type(exc).__name__}: {exc}")[:500]  # redacted before it is cut short
+        ctx.audit.append(actor, "health.run", model, "failed", reason=reason)
         raise
     ctx.audit.append(actor, "health.run", model, "success",
                      details={"score": result.score, "level": result.level, "at": at.isoformat()})

@@ -167,7 +167,8 @@ class PrometheusSource:
             raise ServiceUnavailable(f"Prometheus at {self.where} did not answer within "
                                      f"{self.config.timeout_s:g} s") from None
         except requests.exceptions.SSLError as exc:
-            raise ServiceUnavailable(f"Prometheus at {self.where}: TLS error: {redact_text(str(exc))}") from None
+            raise ServiceUnavailable(
+                f"Prometheus at {self.where}: TLS error: {redact_text(str(exc))}") from None
         except requests.exceptions.RequestException as exc:
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             if isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)) and not isinstance(
