@@ -47,37 +47,62 @@ def plotly_text(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
-def _escape_values(value: Any) -> Any:
+_OURS = frozenset({"template", "hovertemplate", "texttemplate"})  # Plotly's theme and our templates
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` (a string or an array of values) escaped, or None when nothing changes."""
     if isinstance(value, str):
-        return plotly_text(value)
+        escaped = plotly_text(value)
+        return escaped if escaped != value else None
+    if hasattr(value, "dtype") and hasattr(value, "tolist"):  # numpy arrays: only text ones
+        if value.dtype.kind not in "OUS":
+            return None
+        value = value.tolist()
     if isinstance(value, (list, tuple)):
-        return [_escape_values(v) for v in value]
-    if hasattr(value, "dtype") and hasattr(value, "tolist"):  # numpy arrays
-        if value.dtype.kind in "OUS":
-            return [_escape_values(v) for v in value.tolist()]
-        return value
-    return value
+        items = [plotly_text(v) if isinstance(v, str) else v for v in value]
+        return items if any(a != b for a, b in zip(items, value, strict=True) if isinstance(b, str)) else None
+    return None
 
 
-def _walk(node: Any) -> Any:
-    if isinstance(node, Mapping):
-        out = {}
-        for key, value in node.items():
-            if key == "template":
-                out[key] = value  # Plotly's own theme: no data text
-            elif key in _TEXT_KEYS:
-                out[key] = _walk(value) if isinstance(value, Mapping) else _escape_values(value)
-            else:
-                out[key] = _walk(value)
-        return out
-    if isinstance(node, (list, tuple)):
-        return [_walk(v) for v in node]
-    return node
+def _merge(base: dict[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in change.items():
+        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) \
+            else value
+    return out
+
+
+def _changes(node: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Only the text fields of a Plotly object (as ``to_plotly_json``) that need escaping."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _OURS:
+            continue
+        change: Any = None
+        if isinstance(value, Mapping):
+            change = _changes(value)
+        elif key in _TEXT_KEYS:
+            change = _escaped(value)
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            parts = [_changes(v) for v in value]  # annotations, shapes, ...: the list is replaced whole
+            if any(parts):
+                change = [_merge(dict(v), p) if p else dict(v) for v, p in zip(value, parts, strict=True)]
+        if change is not None:
+            out[key] = change
+    return out or None
 
 
 def safe_figure(fig: Any) -> Any:
-    """A copy of the Plotly figure ``fig`` with every displayed text field escaped (trace
-    names, text, hover text, categorical x/y values, tick texts, titles, annotations)."""
-    import plotly.graph_objects as go
+    """The Plotly figure ``fig`` with every displayed text field escaped in place (trace names,
+    text, hover text, categorical x/y values, tick texts, titles, annotations); returns it.
 
-    return go.Figure(_walk(fig.to_dict()))
+    Only fields that change are written back, so a figure without markup costs a scan only."""
+    for trace in fig.data:
+        change = _changes(trace.to_plotly_json())
+        if change:
+            trace.update(change)
+    change = _changes(fig.layout.to_plotly_json())
+    if change:
+        fig.update_layout(change)
+    return fig
