@@ -24,11 +24,12 @@ from typing import Any
 
 from core.redact import redact_text
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~$@])")
-# what GitHub-flavoured markdown turns into links by itself: scheme://..., www. and e-mail
-# addresses (the '@' is escaped above); an escape inside the sequence breaks the link
-_AUTOLINK_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*):(?=//)")
-_AUTOLINK_WWW = re.compile(r"(?i)\b(www)\.")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~$])")
+# GitHub-flavoured markdown turns "scheme://...", "www." and e-mail addresses into links by
+# itself, on the parsed text: a backslash escape does not stop it (checked in Chromium), an
+# invisible WORD JOINER inside the sequence does.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|\b(www)(?=\.)|(@)")
 
 # Plotly attributes that carry displayed text (traces and layout objects alike).
 _TEXT_KEYS = frozenset({"name", "text", "hovertext", "x", "y", "labels", "ticktext", "categoryarray"})
@@ -36,9 +37,10 @@ _TEXT_KEYS = frozenset({"name", "text", "hovertext", "x", "y", "labels", "tickte
 
 def md_text(value: object) -> str:
     """``value`` as literal text inside markdown: secrets masked, metacharacters escaped,
-    auto-links broken (``https\\://``, ``www\\.``, ``\\@``) and newlines turned into spaces."""
+    auto-links broken (a WORD JOINER after ``scheme:``, ``www`` and ``@``) and newlines turned
+    into spaces."""
     text = _MD_SPECIAL.sub(r"\\\1", redact_text(str(value)))
-    text = _AUTOLINK_WWW.sub(r"\1\\.", _AUTOLINK_SCHEME.sub(r"\1\\:", text))
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, text)
     return text.replace("\r", " ").replace("\n", " ")
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.app.conftest import PASSWORD, new_app, sign_in_as
 from ui import charts, drift_charts, explain_charts, slo_charts
-from ui.escape import md_text, plotly_text, safe_figure
+from ui.escape import WORD_JOINER, md_text, plotly_text, safe_figure
 
 LINK = '<a href="https://evil.example">click me</a>'
 BOLD = "<b>x</b>"
@@ -97,8 +97,10 @@ def test_md_text_breaks_auto_links_and_markup() -> None:
     shown = md_text("Eve https://evil.example/x www.evil.example eve@evil.example <b>x</b> [a](b)")
     for raw in ("https://", "www.", "<b>"):
         assert raw not in shown
-    assert re.search(r"(?<!\\)[@<>\[\]]", shown) is None  # e-mail auto-link and markup need them bare
-    assert shown.replace("\\", "") == "Eve https://evil.example/x www.evil.example eve@evil.example <b>x</b> [a](b)"
+    assert "@evil" not in shown and re.search(r"(?<!\\)[<>\[\]]", shown) is None
+    # what the reader sees: the same characters (the WORD JOINER is invisible)
+    assert shown.replace("\\", "").replace(WORD_JOINER, "") == (
+        "Eve https://evil.example/x www.evil.example eve@evil.example <b>x</b> [a](b)")
 
 
 @pytest.mark.usefixtures("vigil_env")
@@ -118,4 +120,4 @@ def test_a_display_name_with_a_url_and_markup_is_not_a_link_in_the_sidebar(insta
     assert mine, sidebar
     for raw in ("https://", "www.", "<b>"):
         assert not any(raw in s for s in mine), mine
-    assert mine[0].replace("\\", "").strip("*") == name
+    assert mine[0].replace("\\", "").replace(WORD_JOINER, "").strip("*") == name

@@ -29,6 +29,8 @@ from tests.unit.logs.loghelpers import add_user, diabetes_record, write_jsonl
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
 
+# Letters and digits only: no markdown escape or HTML entity on a page can split them, so a plain
+# substring search finds every copy.
 DB_PW = "PlantedDbPw4471"
 SECRETS = {
     "mlflow url password": "PlantedMlflowPw8823",
