@@ -83,7 +83,7 @@ def cmd_demo(args: list[str]) -> int:
     _run([PY, "-m", "jobs.demo"], env=env)
     port = env.get("VIGIL_PORT", "8501")
     _say(f"starting the dashboard on http://localhost:{port} (Ctrl+C to stop)")
-    return subprocess.call([str(BIN / "streamlit"), "run", "app.py", "--server.port", port,
+    return subprocess.call([str(BIN / "streamlit"), "run", "asgi_app.py", "--server.port", port,
                             "--server.headless", "true", *args], cwd=ROOT, env=env)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, desc, func, select, update
 
 from core.db import retry_busy, session_scope, write_scope
+from core.redact import redact_obj, redact_text
 from core.tables import JobRun
 
 log = logging.getLogger("vigil.runs")
@@ -168,7 +169,8 @@ def record_run(engine: Engine, job: str, *, model: str | None = None, actor: str
         def finish() -> None:
             with write_scope(engine) as session:
                 session.execute(update(JobRun).where(JobRun.id == handle.id).values(
-                    status=status, finished_at=utcnow(), message=message[:4000], details=handle.details))
+                    status=status, finished_at=utcnow(), message=redact_text(message)[:4000],
+                    details=redact_obj(handle.details)))
 
         retry_busy(finish)
 

@@ -3,7 +3,7 @@
 # or `job NAME [ARGS...]` to run one job (e.g. `job drift --model breast-cancer`).
 set -e
 serve() {
-  exec streamlit run /app/app.py --server.port=8501 --server.address=0.0.0.0 --server.headless=true
+  exec streamlit run /app/asgi_app.py --server.port=8501 --server.address=0.0.0.0 --server.headless=true
 }
 case "${1:-dashboard}" in
   dashboard) serve ;;

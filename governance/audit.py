@@ -32,6 +32,7 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from core.actor import Actor
 from core.errors import InvalidInput
+from core.redact import redact_obj, redact_text
 from governance.tables import AuditEntry
 
 GENESIS = "0" * 64
@@ -141,6 +142,9 @@ class AuditLog:
             raise InvalidInput(f"audit source must be one of {', '.join(SOURCES)}, got {actor.source!r}")
         if not action:
             raise InvalidInput("audit action must not be empty")
+        # core.redact: a secret written here could never be removed without breaking the chain
+        resource, reason = redact_text(resource), redact_text(reason)
+        details = redact_obj(dict(details or {}))
         try:
             details_text = canonical_json(dict(details or {}))
         except (TypeError, ValueError) as exc:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from core.errors import InvalidInput, NotFound, ServiceUnavailable
+from core.redact import redact_text, redact_url, url_secrets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,7 +96,16 @@ class ModelRegistry:
                 os.environ.setdefault(key, value)
 
     def __repr__(self) -> str:
-        return f"ModelRegistry({self.tracking_uri!r})"
+        return f"ModelRegistry({self.where!r})"
+
+    @property
+    def where(self) -> str:
+        """The tracking URI as messages show it: credentials and tokens masked (core.redact)."""
+        return redact_url(self.tracking_uri)
+
+    def _safe(self, text: object) -> str:
+        """``text`` with every secret of the tracking URI (and any other known secret) masked."""
+        return redact_text(str(text), secrets=url_secrets(self.tracking_uri))
 
     @property
     def _is_http(self) -> bool:
@@ -106,7 +116,7 @@ class ModelRegistry:
         db = _sqlite_file(self.tracking_uri)
         if db is not None and not db.exists():
             raise ServiceUnavailable(
-                f"MLflow registry {self.tracking_uri}: database file {db} does not exist "
+                f"MLflow registry {self.where}: database file {db} does not exist "
                 "(run `python -m jobs.demo`, or set MLFLOW_TRACKING_URI to your registry)"
             )
 
@@ -130,11 +140,11 @@ class ModelRegistry:
             raise
         except Exception as exc:  # noqa: BLE001  every MLflow/transport failure is translated
             code = str(getattr(exc, "error_code", "") or "")
-            message = str(getattr(exc, "message", "") or exc).strip().splitlines()[0][:300]
+            message = self._safe(str(getattr(exc, "message", "") or exc).strip().splitlines()[0])[:300]
             if code in _NOT_FOUND_CODES:
                 raise NotFound(f"{what}: {message}") from None
             raise ServiceUnavailable(
-                f"MLflow registry {self.tracking_uri} failed ({what}): {type(exc).__name__}: {message}"
+                f"MLflow registry {self.where} failed ({what}): {type(exc).__name__}: {message}"
             ) from None
 
     def _registered(self, name: str) -> Any:
@@ -144,7 +154,7 @@ class ModelRegistry:
                 return client.get_registered_model(name)
         except NotFound:
             raise NotFound(
-                f"registered model {name!r} is not in the MLflow registry {self.tracking_uri}"
+                f"registered model {name!r} is not in the MLflow registry {self.where}"
             ) from None
 
     def _version(self, name: str, version: str | int) -> Any:
@@ -186,11 +196,12 @@ class ModelRegistry:
             try:
                 with urllib.request.urlopen(url, timeout=PING_TIMEOUT_S) as response:
                     if response.status != 200:
-                        raise ServiceUnavailable(f"MLflow server {url} answered HTTP {response.status}")
+                        raise ServiceUnavailable(
+                            f"MLflow server {self.where} answered HTTP {response.status}")
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise ServiceUnavailable(
-                    f"MLflow server {self.tracking_uri} does not answer: {reason}"
+                    f"MLflow server {self.where} does not answer: {self._safe(reason)}"
                 ) from None
         client = self._mlflow_client()
         with self._errors("ping"):

@@ -23,6 +23,7 @@ from core.errors import (
     ServiceUnavailable,
     VigilError,
 )
+from core.redact import install_log_redaction, redact_text
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,6 +42,7 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_log_redaction()  # core.redact: no secret in any log line or uncaught traceback
     if not verbose:  # migrations at start-up would otherwise print ~10 INFO lines per command
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -57,22 +59,22 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     try:
         return main(argv)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print(f"configuration error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except (InvalidInput, NotFound) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except (PermissionDenied, AuthenticationError) as exc:
-        print(f"permission denied: {exc}", file=sys.stderr)
+        print(f"permission denied: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_DENIED
     except ServiceUnavailable as exc:
-        print(f"unavailable: {exc}", file=sys.stderr)
+        print(f"unavailable: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except Conflict as exc:
-        print(f"conflict: {exc}", file=sys.stderr)
+        print(f"conflict: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except VigilError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

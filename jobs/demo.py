@@ -183,7 +183,7 @@ def _print_sign_in(accounts: list[dict[str, str]], demo_mode: bool) -> None:
 
     port = os.environ.get("VIGIL_PORT", "8501")
     print(f"  Dashboard: http://localhost:{port}  (python3 manage.py demo starts it; by hand: "
-          f"VIGIL_DEMO=true streamlit run app.py --server.port {port})")
+          f"VIGIL_DEMO=true streamlit run asgi_app.py --server.port {port})")
     print(
         "  Demo accounts (they sign in only when VIGIL_DEMO=true"
         + ("" if demo_mode else "; it is not set in this shell")

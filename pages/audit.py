@@ -4,6 +4,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
+from core.redact import redact_obj, redact_text
 from governance.audit import OUTCOMES, export_audit, read_audit
 from ui import loaders, state
 from ui.auth import actor_for, require_user
@@ -62,8 +63,9 @@ if entries:
     st.dataframe(
         [
             {"seq": e.seq, "time (UTC)": e.ts, "actor": e.actor, "action": e.action,
-             "resource": e.resource, "outcome": e.outcome, "reason": e.reason, "source": e.source,
-             "client": e.client_addr or "", "details": str(e.details) if e.details else "",
+             "resource": redact_text(e.resource), "outcome": e.outcome, "reason": redact_text(e.reason),
+             "source": e.source, "client": e.client_addr or "",
+             "details": str(redact_obj(e.details)) if e.details else "",  # entries older than core.redact
              "hash": e.hash[:12]}
             for e in entries
         ],

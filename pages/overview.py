@@ -63,7 +63,7 @@ for spec, versions, health in models:
             if history.value and len(history.value) > 1:
                 st.plotly_chart(charts.health_history_figure(history.value), use_container_width=True,
                                 key=f"overview.health_history.{spec.name}")
-            version = f" of version {snap.version}" if snap.version else ""
+            version = f" of version {esc(snap.version)}" if snap.version else ""
             with st.expander(f"Health: {snap.level}, snapshot{version} taken {snap.at:%Y-%m-%d %H:%M} UTC"):
                 st.dataframe(charts.health_parts_frame(snap.parts), hide_index=True,
                              key=f"overview.health.{spec.name}")

@@ -45,7 +45,7 @@ st.caption(f"Evaluated {first.at:%Y-%m-%d %H:%M} UTC from {esc(first.source)}"
            + (f" (preset {esc(first.details.get('preset'))})" if first.details.get("preset") else ""))
 
 for snap in snapshots:
-    st.subheader(f"{snap.slo}: {charts.objective_text(snap.objective)} over {snap.period}")
+    st.subheader(f"{esc(snap.slo)}: {charts.objective_text(snap.objective)} over {esc(snap.period)}")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Objective", charts.objective_text(snap.objective))
     c2.metric(f"Availability ({snap.period})", charts.pct(snap.availability))

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.redact import redact_url
 from ui import loaders
 from ui.auth import require_user
 from ui.components import esc
@@ -22,7 +23,7 @@ checks = [
 ]
 for check in checks:
     label = f"**{check.name}**: {check.status}"
-    target = f" ({esc(check.target)})" if check.target else ""
+    target = f" ({esc(redact_url(check.target))})" if check.target else ""
     detail = f" — {esc(check.detail)}" if check.detail else ""
     if check.status == "ok":
         st.success(label + target + detail, icon=":material/check_circle:")
@@ -47,10 +48,10 @@ st.dataframe(
     [
         {"setting": "data directory (VIGIL_DATA_DIR)", "value": str(settings.data_dir)},
         {"setting": "models file (VIGIL_CONFIG)", "value": str(settings.config_file)},
-        {"setting": "database (DATABASE_URL)", "value": loaders.mask_url(settings.database_url)},
-        {"setting": "MLflow (MLFLOW_TRACKING_URI)", "value": loaders.mask_url(settings.mlflow_tracking_uri)},
+        {"setting": "database (DATABASE_URL)", "value": redact_url(settings.database_url)},
+        {"setting": "MLflow (MLFLOW_TRACKING_URI)", "value": redact_url(settings.mlflow_tracking_uri)},
         {"setting": "Prometheus (PROMETHEUS_URL)",
-         "value": loaders.mask_url(settings.prometheus_url) if settings.prometheus_url else "not configured"},
+         "value": redact_url(settings.prometheus_url) if settings.prometheus_url else "not configured"},
         {"setting": "sign-in mode (VIGIL_AUTH_MODE)", "value": settings.auth_mode},
         {"setting": "proxy user header (VIGIL_PROXY_USER_HEADER)",
          "value": settings.proxy_user_header if settings.auth_mode == "proxy" else "(proxy mode off)"},
@@ -75,7 +76,7 @@ st.dataframe(
             "PII features": len(m.pii_features),
             "SLOs": ", ".join(s.name for s in m.slos),
             "approvals": m.approval.required_approvals,
-            "logs": m.logs,
+            "logs": redact_url(str(m.logs)),
         }
         for m in ctx.models.models
     ],

@@ -6,10 +6,10 @@ Three modes (``VIGIL_AUTH_MODE``):
   from ``governance.identity.authenticate`` in ``st.session_state``. Every rerun validates that
   token against the database (``resolve_session``), so an expired or revoked session signs the
   user out at once. Tests sign in any role the same way: they put a real token there. The
-  token also goes into a cookie (``SESSION_COOKIE``, SameSite=Strict, Secure over HTTPS, as
-  long-lived as the session) so that reloading the page or a reconnecting browser finds the
-  session again; the cookie is only a carrier, validated like the token, and signing out
-  revokes the session and clears it.
+  token also goes into a cookie (``SESSION_COOKIE``, HttpOnly, SameSite=Strict, Secure over
+  HTTPS, as long-lived as the session; set by the server, see ui.session_cookie) so that
+  reloading the page or a reconnecting browser finds the session again; the cookie is only a
+  carrier, validated like the token, and signing out revokes the session and clears it.
 - ``oidc``: Streamlit's native ``st.login`` (provider ``VIGIL_OIDC_PROVIDER`` from
   ``.streamlit/secrets.toml [auth]``); the identity provider's e-mail address is the username,
   recorded once per browser session through ``governance.identity.external_sign_in``.
@@ -33,7 +33,7 @@ import streamlit as st
 from core.actor import Actor
 from core.context import AppContext
 from core.errors import AuthenticationError, ServiceUnavailable, VigilError
-from ui import state
+from ui import session_cookie, state
 from ui.context import get_context
 
 _log = logging.getLogger("vigil.ui.auth")
@@ -89,7 +89,7 @@ def _user(ctx: AppContext, username: str, via: str, display_name: str = "") -> C
                        roles=_roles(ctx, username), via=via)
 
 
-SESSION_COOKIE = "vigil_session"
+SESSION_COOKIE = session_cookie.SESSION_COOKIE
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,200}")  # secrets.token_urlsafe, nothing to escape
 
 
@@ -133,20 +133,29 @@ def _forget_cookie(token: str) -> None:
 
 
 def sync_session_cookie(ctx: AppContext) -> None:
-    """Write the session cookie that sign-in or sign-out left pending (app.py, once per run)."""
+    """Have the server set (or clear) the session cookie that sign-in or sign-out left pending
+    (app.py, once per run). The cookie is HttpOnly: ui.session_cookie explains the hand-off."""
     pending = st.session_state.pop(state.AUTH_COOKIE_WRITE, None)
     if pending is None or ctx.settings.auth_mode != "local":
+        return
+    if not session_cookie.ENABLED:
+        _warn_no_cookie_route()
         return
     if pending and _TOKEN_RE.fullmatch(pending):
         value, max_age = pending, ctx.settings.session_ttl_minutes * 60
     else:
         value, max_age = "", 0
-    st.html(
-        "<script>document.cookie = "
-        f"'{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; SameSite=Strict'"
-        " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
-        unsafe_allow_javascript=True,
-    )
+    st.html(session_cookie.script(session_cookie.handoff(value, max_age)), unsafe_allow_javascript=True)
+
+
+@st.cache_resource(show_spinner=False)
+def _warn_no_cookie_route() -> bool:
+    import logging
+
+    logging.getLogger("vigil.ui.auth").warning(
+        "served without asgi_app.py: no HttpOnly session cookie, so a reload asks to sign in again "
+        "(start the dashboard with `streamlit run asgi_app.py`)")
+    return True
 
 
 def _external_user(ctx: AppContext, username: str, via: str, display_name: str) -> CurrentUser | None:

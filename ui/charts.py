@@ -1,4 +1,5 @@
-"""Generic tables built from result objects for st.dataframe (no data access here)."""
+"""Generic tables built from result objects for st.dataframe, and the health figure (no data
+access here). Figures end with ui.escape.safe_figure: no text from logs becomes Plotly markup."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+
+from core.redact import redact_text
+from ui.escape import safe_figure
 
 
 def _when(moment: Any) -> str:
@@ -40,7 +44,7 @@ def job_runs_frame(runs: Iterable[Any]) -> pd.DataFrame:
             "started": _when(r.started_at),
             "finished": _when(r.finished_at),
             "actor": r.actor,
-            "message": r.message,
+            "message": redact_text(r.message),  # rows written before core.redact
         }
         for r in runs
     ])
@@ -96,4 +100,4 @@ def health_history_figure(history: Iterable[Any]) -> Any:
     ))
     fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
                       yaxis={"range": [0, 100], "title": "score"})
-    return fig
+    return safe_figure(fig)

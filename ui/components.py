@@ -4,7 +4,6 @@ sidebar and the confirmation dialog every write goes through.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,13 +12,13 @@ import streamlit as st
 from core.context import AppContext
 from ui import state
 from ui.auth import CurrentUser, sign_out
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~$])")
+from ui.escape import md_text
 
 
 def esc(text: object) -> str:
-    """Escape text (user input, names from a database or an IdP) for st.markdown."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """Escape text (user input, names from a database or an IdP, log values, error messages)
+    for st.markdown: ui.escape.md_text (secrets masked, no markup, no auto-links)."""
+    return md_text(text)
 
 
 def degraded(what: str, error: object) -> None:

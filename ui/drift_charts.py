@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from ui.escape import safe_figure
+
 SEVERITY_VALUE = {"none": 0, "moderate": 1, "significant": 2}
 
 
@@ -44,7 +46,7 @@ def heatmap(history: pd.DataFrame, value: str = "psi") -> go.Figure:
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         title="Per-feature drift by window (● = drifted after correction)",
     )
-    return fig
+    return safe_figure(fig)
 
 
 def distribution(chart: dict[str, Any], current: dict[str, Any], feature: str) -> go.Figure:
@@ -66,7 +68,7 @@ def distribution(chart: dict[str, Any], current: dict[str, Any], feature: str) -
         height=360,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
-    return fig
+    return safe_figure(fig)
 
 
 def runs_frame(runs: Sequence[Any]) -> pd.DataFrame:
@@ -104,7 +106,7 @@ def lines(frame: pd.DataFrame, columns: Sequence[str], *, title: str, yaxis: str
         if col in frame.columns:
             fig.add_scatter(x=frame["window_end"], y=frame[col], mode="lines+markers", name=col)
     fig.update_layout(title=title, yaxis_title=yaxis, height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return fig
+    return safe_figure(fig)
 
 
 def quality_frame(run: Any) -> pd.DataFrame:

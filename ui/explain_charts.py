@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from ui.escape import safe_figure
+
 
 def importance_chart(features: Sequence[Mapping[str, Any]], *, limit: int = 15) -> go.Figure:
     """Horizontal bars of mean |SHAP| with the bootstrap interval as error bars (most important on top)."""
@@ -33,7 +35,7 @@ def importance_chart(features: Sequence[Mapping[str, Any]], *, limit: int = 15) 
         xaxis_title="mean |SHAP value|",
         title="Global importance (95% bootstrap interval)",
     )
-    return fig
+    return safe_figure(fig)
 
 
 def beeswarm_chart(beeswarm: Sequence[Mapping[str, Any]], *, limit: int = 12) -> go.Figure:
@@ -72,7 +74,7 @@ def beeswarm_chart(beeswarm: Sequence[Mapping[str, Any]], *, limit: int = 12) ->
         yaxis={"tickvals": list(range(len(labels))), "ticktext": labels},
     )
     fig.add_vline(x=0, line_color="#999")
-    return fig
+    return safe_figure(fig)
 
 
 def attribution_drift_chart(points: Iterable[Any]) -> go.Figure:
@@ -101,7 +103,7 @@ def attribution_drift_chart(points: Iterable[Any]) -> go.Figure:
         yaxis_title="normalised L1 distance",
         title="Attribution drift against the reference",
     )
-    return fig
+    return safe_figure(fig)
 
 
 def rank_changes_frame(point: Any, *, limit: int = 10) -> pd.DataFrame:
@@ -163,7 +165,7 @@ def waterfall_chart(explanation: Any, *, limit: int = 12) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 30, "b": 30},
         title=f"Base value {explanation.base_value:.4g} -> output {explanation.output:.4g}",
     )
-    return fig
+    return safe_figure(fig)
 
 
 def reports_frame(reports: Iterable[Any]) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from monitoring.slo.burn import ALERT_RULES, WINDOWS
+from ui.escape import safe_figure
 
 
 def pct(value: float | None, digits: int = 3) -> str:
@@ -62,7 +63,7 @@ def alert_table(snapshot: Any) -> pd.DataFrame:
 def _layout(fig: go.Figure, title: str, yaxis: str) -> go.Figure:
     fig.update_layout(title=title, yaxis_title=yaxis, height=300, margin={"l": 40, "r": 10, "t": 40, "b": 30},
                       legend={"orientation": "h"})
-    return fig
+    return safe_figure(fig)
 
 
 def budget_figure(frame: pd.DataFrame, title: str = "Error budget remaining") -> go.Figure:

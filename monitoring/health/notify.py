@@ -4,7 +4,8 @@
   The first level ever seen for a model notifies only when it is not ``ok``.
 - A send is retried with exponential backoff (``retries`` attempts after the first, delays
   ``backoff * 2**n`` seconds). When the webhook stays down the change is kept as *pending* in
-  ``notification_state`` and sent at the next run; the health job itself carries on.
+  ``notification_state`` and sent at the next run; the health job itself carries on. The stored
+  and logged error is redacted (core.redact): a webhook URL's path is its secret.
 - The payload is Slack's incoming-webhook format: ``{"text": ..., "attachments": [{"color",
   "fields"}]}`` which Mattermost, Rocket.Chat and most chat tools accept too.
 """
@@ -21,6 +22,7 @@ from typing import Any
 import requests
 
 from core.db import session_scope
+from core.redact import redact_text
 from monitoring.health.tables import NotificationState
 
 log = logging.getLogger("vigil.notify")
@@ -55,11 +57,11 @@ def send(url: str, body: dict[str, Any], *, retries: int = 3, backoff: float = 0
             response = requests.post(url, json=body, timeout=timeout)
             if 200 <= response.status_code < 300:
                 return None
-            error = f"HTTP {response.status_code}: {response.text[:200]}"
+            error = redact_text(f"HTTP {response.status_code}: {response.text}")[:200]
             if 400 <= response.status_code < 500 and response.status_code != 429:
                 return error  # the webhook refuses this payload: retrying will not help
         except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
+            error = redact_text(f"{type(exc).__name__}: {exc}")[:300]  # requests names the webhook path
         if attempt < retries:
             sleep(backoff * (2 ** attempt))
     return error

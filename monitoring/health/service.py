@@ -22,6 +22,7 @@ from sqlalchemy import desc, select
 from core.actor import Actor
 from core.db import session_scope
 from core.errors import ConfigError
+from core.redact import redact_text
 from core.runs import latest_runs, record_run
 from core.timeutil import aware
 from monitoring.health.score import (
@@ -200,7 +201,8 @@ def run_health_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None 
                            "notify_error": outcome.error if outcome else None}
             run.message = f"score {result.score} ({result.level})"
     except Exception as exc:
-        ctx.audit.append(actor, "health.run", model, "failed", reason=f"{type(exc).__name__}: {exc}"[:500])
+        reason = redact_text(f"{type(exc).__name__}: {exc}")[:500]  # redacted before it is cut short
+        ctx.audit.append(actor, "health.run", model, "failed", reason=reason)
         raise
     ctx.audit.append(actor, "health.run", model, "success",
                      details={"score": result.score, "level": result.level, "at": at.isoformat()})

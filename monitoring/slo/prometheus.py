@@ -39,6 +39,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTime
 from urllib3.util.retry import Retry
 
 from core.errors import InvalidInput, ServiceUnavailable
+from core.redact import redact_text, redact_url
 
 MAX_POINTS = 11_000
 _TRUE = {"1", "true", "yes", "on"}
@@ -147,6 +148,11 @@ class PrometheusSource:
         self.client = PrometheusConnect(url=self.config.url, headers=headers, auth=auth,
                                         session=session, timeout=self.config.timeout_s, retry=retry)
 
+    @property
+    def where(self) -> str:
+        """The base URL as messages show it: credentials and tokens masked (core.redact)."""
+        return redact_url(self.config.url)
+
     @classmethod
     def from_url(cls, url: str, **options: Any) -> PrometheusSource:
         return cls(PrometheusConfig(url=url.rstrip("/"), **options))
@@ -158,19 +164,20 @@ class PrometheusSource:
         try:
             response = self._session.get(url, params=params, timeout=self.config.timeout_s)
         except requests.exceptions.Timeout:
-            raise ServiceUnavailable(f"Prometheus at {self.config.url} did not answer within "
+            raise ServiceUnavailable(f"Prometheus at {self.where} did not answer within "
                                      f"{self.config.timeout_s:g} s") from None
         except requests.exceptions.SSLError as exc:
-            raise ServiceUnavailable(f"Prometheus at {self.config.url}: TLS error: {exc}") from None
+            raise ServiceUnavailable(
+                f"Prometheus at {self.where}: TLS error: {redact_text(str(exc))}") from None
         except requests.exceptions.RequestException as exc:
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             if isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)) and not isinstance(
                     reason, NewConnectionError):  # urllib3 derives 'refused' from ConnectTimeoutError
-                raise ServiceUnavailable(f"Prometheus at {self.config.url} did not answer within "
+                raise ServiceUnavailable(f"Prometheus at {self.where} did not answer within "
                                          f"{self.config.timeout_s:g} s") from None
             why = "connection refused or host unreachable" if isinstance(exc, requests.exceptions.ConnectionError) \
                 else type(exc).__name__
-            raise ServiceUnavailable(f"Prometheus at {self.config.url} does not answer ({why})") from None
+            raise ServiceUnavailable(f"Prometheus at {self.where} does not answer ({why})") from None
         try:
             body = response.json()
         except ValueError:
@@ -180,16 +187,16 @@ class PrometheusSource:
                 if warning not in self.warnings:
                     self.warnings.append(str(warning))
         if response.status_code in (401, 403):
-            raise ServiceUnavailable(f"Prometheus at {self.config.url} refused the credentials "
+            raise ServiceUnavailable(f"Prometheus at {self.where} refused the credentials "
                                      f"(HTTP {response.status_code})")
         if isinstance(body, dict) and body.get("status") == "error":
             message = f"{body.get('errorType', 'error')}: {body.get('error', '')}"
             if response.status_code in (400, 422):
                 raise InvalidInput(f"Prometheus refused the query {params.get('query')!r}: {message}")
-            raise ServiceUnavailable(f"Prometheus at {self.config.url} failed: {message}")
+            raise ServiceUnavailable(f"Prometheus at {self.where} failed: {message}")
         if response.status_code != 200 or not isinstance(body, dict):
-            raise ServiceUnavailable(f"Prometheus at {self.config.url} answered HTTP "
-                                     f"{response.status_code}: {response.text[:200]}")
+            raise ServiceUnavailable(f"Prometheus at {self.where} answered HTTP "
+                                     f"{response.status_code}: {redact_text(response.text)[:200]}")
         return body.get("data")
 
     def ping(self) -> None:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from ui.components import esc
+from ui.escape import WORD_JOINER
 from ui.loaders import mask_url
 
 
@@ -25,4 +26,5 @@ def test_esc_neutralises_markdown_links_html_and_emphasis() -> None:
     escaped = esc(text)
     assert "\n" not in escaped
     assert not re.search(r"(?<!\\)[\[\]<>*`#]", escaped)  # every special character is escaped
-    assert escaped.replace("\\", "") == text.replace("\n", " ")
+    assert "http://" not in escaped  # no auto-link either (issue 8 item 9)
+    assert escaped.replace("\\", "").replace(WORD_JOINER, "") == text.replace("\n", " ")

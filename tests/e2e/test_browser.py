@@ -87,10 +87,13 @@ def test_a_reload_keeps_the_session_and_sign_out_ends_it(page, server) -> None: 
     _sign_in(page, server, "viewer", "demo-viewer")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     _wait_for_cookie(page, present=True)
-    assert _session_cookie(page)["sameSite"] == "Strict"
+    cookie = _session_cookie(page)
+    assert cookie["sameSite"] == "Strict" and cookie["httpOnly"] is True  # set by the server
+    assert "vigil_session" not in page.evaluate("document.cookie")  # no script in the page can read it
     page.reload()  # a new browser connection: signed in from the cookie, validated by the server
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(page.locator("[data-testid='stSidebar']").get_by_text("Roles: viewer")).to_be_visible()
+    assert "vigil_session" not in page.evaluate("document.cookie")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("textbox", name="Username")).to_be_visible()
