@@ -1,19 +1,29 @@
 """Ingestion of inference-log files into the Parquet log store, with quarantine.
 
-For each configured model, :func:`ingest_model` lists the log files (JSONL, CSV, Parquet) under
-the model's ``logs`` location (a directory relative to the data directory, or any fsspec URL),
-skips the ones whose checksum is in the ledger, validates every row
-(:mod:`monitoring.logs.validate`) and writes valid rows to the log store and invalid rows to
-the quarantine store. Every file obeys rows read = stored + quarantined.
+For each configured model, :func:`ingest_model` lists the log files under the model's ``logs``
+location (a directory relative to the data directory, or any fsspec URL; see
+monitoring.logs.sources), validates every row (:mod:`monitoring.logs.validate`) and writes valid
+rows to the log store and invalid rows to the quarantine store. The promise: every row read is
+stored or quarantined, exactly once.
 
-Crash safety. A file's outputs are written under deterministic names derived from its SHA-256
-(temporary name, then rename), and its ledger row is committed only after they are all in
-place. A run killed before the ledger commit leaves either nothing or complete files that the
-next run overwrites with identical content, so no row is ever stored twice.
-
-Growing files. When a JSONL file that was ingested grows (its old bytes are unchanged), only the
-appended bytes are read. A file whose ingested content changed otherwise is reported and
-skipped, because re-reading it would duplicate rows.
+- **Only complete lines.** A JSONL/CSV file is consumed up to its last newline; a line its
+  writer has not finished waits for the next run. (Compressed files are complete, so their last
+  line counts without a newline.)
+- **Resume by content.** Each file is hashed once; the ledger's largest consumed prefix whose
+  checksum equals the file's own prefix is where reading resumes (monitoring.logs.tables). A
+  grown file yields only its new lines; a truncated, rotated or rewritten one (copytruncate)
+  is read from its start; ``x.jsonl.1`` / ``x.jsonl.2.gz`` holding ingested content add only
+  what was not read yet.
+- **One run per model** (monitoring.logs.ledger's lock): a second concurrent run waits, then
+  finds nothing new.
+- **Nothing half-done is visible.** Rows are validated and written in batches (bounded memory)
+  as hidden staged parts; the ledger row and its ``ingest.file`` audit entry commit in one
+  transaction; then the parts are renamed into place. A run killed at any point leaves either
+  no ledger row and staged files that the next run deletes, or a ledger row whose staged parts
+  the next run publishes.
+- **Corrupt Parquet** (page CRC mismatch) is quarantined whole, with the reason; non-UTF-8
+  lines are quarantined (``not valid UTF-8``); unreadable or unsupported files are listed as
+  skipped with their reason; a remote location that does not answer is ServiceUnavailable.
 """
 
 from __future__ import annotations
@@ -21,7 +31,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 from collections import Counter
@@ -32,19 +41,44 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import desc, select
-from sqlalchemy.exc import IntegrityError
 
 from core.actor import Actor
 from core.config import ModelSpec
-from core.db import session_scope
-from monitoring.logs.quarantine import QuarantinedRow, write_quarantine
-from monitoring.logs.store import store_schema, write_partitioned
-from monitoring.logs.validate import MALFORMED, Invalid, ValidationContext, validate_record
+from core.errors import ServiceUnavailable
+from monitoring.logs.ledger import (
+    IngestLockHandle,
+    commit_ingestion,
+    ingest_lock,
+    last_consumed,
+    ledger_sizes,
+    recover_staged,
+)
+from monitoring.logs.quarantine import QuarantinedRow, model_quarantine_dir, write_quarantine
+from monitoring.logs.schema import model_store_dir
+from monitoring.logs.sources import (
+    LOCAL_PROTOCOLS,
+    LogFile,
+    RangeReader,
+    fingerprint,
+    iter_chunks,
+    list_location,
+    open_stream,
+    redact_url,
+)
+from monitoring.logs.store import publish, staged_path, store_schema, write_partitioned
+from monitoring.logs.validate import (
+    MALFORMED,
+    NOT_UTF8,
+    TOO_LONG,
+    Invalid,
+    ValidationContext,
+    validate_record,
+)
 
 log = logging.getLogger("vigil.ingest")
 
-SUPPORTED = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+BATCH_ROWS = 50_000
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,7 +99,8 @@ class IngestResult:
     files_seen: int = 0
     files_ingested: int = 0
     files_skipped: int = 0
-    files_changed: list[str] = field(default_factory=list)
+    files_rotated: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (url, reason): not read this run
     rows_read: int = 0
     rows_stored: int = 0
     rows_quarantined: int = 0
@@ -78,6 +113,11 @@ class IngestResult:
         self.rows_stored += result.rows_stored
         self.rows_quarantined += result.rows_quarantined
         self.reasons.update(result.reasons)
+
+    def skip(self, url: str, reason: str) -> None:
+        self.files_skipped += 1
+        self.skipped.append((url, reason))
+        log.warning("%s: skipped %s: %s", self.model, url, reason)
 
     def line(self) -> str:
         return (
@@ -92,16 +132,14 @@ class IngestResult:
             "files_seen": self.files_seen,
             "files_ingested": self.files_ingested,
             "files_skipped": self.files_skipped,
-            "files_changed": self.files_changed,
+            "files_rotated": self.files_rotated,
+            "skipped": [f"{url}: {reason}" for url, reason in self.skipped],
             "rows_read": self.rows_read,
             "rows_stored": self.rows_stored,
             "rows_quarantined": self.rows_quarantined,
             "reasons": dict(self.reasons),
             "notes": self.notes,
         }
-
-
-# --- locations ---------------------------------------------------------------------------------
 
 
 def resolve_location(data_dir: Path, logs: str) -> str:
@@ -114,188 +152,327 @@ def resolve_location(data_dir: Path, logs: str) -> str:
     return str(path)
 
 
-def list_log_files(location: str) -> tuple[Any, list[str]]:
-    """The filesystem and the sorted supported files under ``location`` (empty when absent)."""
-    import fsspec
+# --- writing one ingestion's outputs -------------------------------------------------------------
 
-    fs, root = fsspec.core.url_to_fs(location)
+
+class PartWriter:
+    """Validated rows in, staged store parts and quarantine files out, ``batch_rows`` at a time."""
+
+    def __init__(self, settings: Any, spec: ModelSpec, url: str, checksum: str, batch_rows: int):
+        self.settings, self.spec, self.url = settings, spec, url
+        self.base = f"part-{checksum[:24]}"
+        self.batch_rows = batch_rows
+        self.schema = store_schema(spec)
+        self.good: list[dict[str, Any]] = []
+        self.bad: list[QuarantinedRow] = []
+        self.parts: list[str] = []
+        self.stored = self.quarantined = 0
+        self.reasons: Counter[str] = Counter()
+        self._n = 0
+        self.ingested_at = datetime.now(UTC)
+
+    def row(self, number: int, raw: str, record: Any, vctx: ValidationContext) -> None:
+        if record is None:
+            self.reject(number, MALFORMED, raw)
+            return
+        try:
+            row = validate_record(record, vctx)
+        except Invalid as exc:
+            self.reject(number, exc.reason, raw)
+            return
+        row["source_file"] = self.url
+        self.good.append(row)
+        self.stored += 1
+        if len(self.good) >= self.batch_rows:
+            self._flush_good()
+
+    def reject(self, number: int, reason: str, raw: str, *, count: int = 1) -> None:
+        self.bad.append(QuarantinedRow(self.url, number, reason, raw))
+        self.quarantined += count
+        self.reasons[reason] += count
+        if len(self.bad) >= self.batch_rows:
+            self._flush_bad()
+
+    def _name(self) -> str:
+        self._n += 1
+        return f"{self.base}-{self._n:05d}"
+
+    def _flush_good(self) -> None:
+        if self.good:
+            table = pa.table(
+                {f.name: pa.array([r.get(f.name) for r in self.good], type=f.type) for f in self.schema},
+                schema=self.schema,
+            )
+            written = write_partitioned(self.settings.logstore_dir, self.spec.name, table, self._name(),
+                                        staged=True)
+            self.parts.extend(str(p) for p in written)
+            self.good = []
+
+    def _flush_bad(self) -> None:
+        if self.bad:
+            q = write_quarantine(self.settings.quarantine_dir, self.spec.name, self.bad, self._name(),
+                                 self.ingested_at, staged=True)
+            if q is not None:
+                self.parts.append(str(q))
+            self.bad = []
+
+    def keep_file(self, fs: Any, path: str) -> None:
+        """Stage a copy of a whole source file next to the quarantine (corrupt Parquet)."""
+        target = model_quarantine_dir(self.settings.quarantine_dir, self.spec.name) / "files"
+        target = target / f"{self.base}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with fs.open(path, "rb") as src, open(staged_path(target), "wb") as dst:
+            for chunk in iter_chunks(src):
+                dst.write(chunk)
+        self.parts.append(str(target))
+
+    def finish(self) -> list[str]:
+        self._flush_good()
+        self._flush_bad()
+        return self.parts
+
+    def discard(self) -> None:
+        """Delete what was staged (only safe under the model's ingest lock)."""
+        self.good, self.bad = [], []
+        for part in self.parts:
+            staged_path(Path(part)).unlink(missing_ok=True)
+        self.parts = []
+        self.stored = self.quarantined = 0
+        self.reasons = Counter()
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def _decode(line: Any, writer: PartWriter) -> str | None:
+    """The line as text, or None after quarantining it (too long, not UTF-8)."""
+    if line.too_long:
+        writer.reject(line.number, TOO_LONG, line.data.decode("utf-8", errors="backslashreplace"))
+        return None
     try:
-        if not fs.exists(root):
-            return fs, []
-        if fs.isfile(root):
-            paths = [root]
-        else:
-            paths = list(fs.find(root))
-    except FileNotFoundError:
-        return fs, []
-    out = [p for p in paths if Path(p).suffix.lower() in SUPPORTED and not Path(p).name.startswith(".")]
-    return fs, sorted(out)
+        return line.data.decode("utf-8")
+    except UnicodeDecodeError:
+        writer.reject(line.number, NOT_UTF8, line.data.decode("utf-8", errors="backslashreplace"))
+        return None
 
 
-def _display_url(fs: Any, path: str) -> str:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return path if protocol in ("file", "local") else f"{protocol}://{path.lstrip('/')}"
-
-
-# --- parsing -----------------------------------------------------------------------------------
-
-Parsed = tuple[int, str, Any]  # (line number, raw text, record or None when malformed)
-
-
-def parse_jsonl(data: bytes, first_line: int = 1) -> Iterator[Parsed]:
-    for number, raw in enumerate(data.split(b"\n"), start=first_line):
-        if not raw.strip():
+def read_jsonl(reader: RangeReader, writer: PartWriter, vctx: ValidationContext) -> None:
+    for line in reader.lines():
+        if not line.data.strip():
             continue
-        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        text = _decode(line, writer)
+        if text is None:
+            continue
         try:
             record = json.loads(text)
         except ValueError:
             record = None
-        yield number, text, record if isinstance(record, dict) else None
+        writer.row(line.number, text, record if isinstance(record, dict) else None, vctx)
 
 
-def parse_csv(data: bytes) -> Iterator[Parsed]:
-    text = data.decode("utf-8", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
+def read_csv(reader: RangeReader, writer: PartWriter, vctx: ValidationContext) -> None:
+    vctx = dataclasses.replace(vctx, text_values=True)
+    current = [0]
+
+    def texts() -> Iterator[str]:
+        for line in reader.lines():
+            current[0] = line.number
+            text = _decode(line, writer) if line.data.strip() else ""
+            yield ("" if text is None else text) + "\n"
+
+    source = texts()
+    first = next(source, None)
+    if first is None:
         return
-    except csv.Error:
-        yield 1, text[:200], None
-        return
+    rows = csv.reader(_chain(first, source))
+    if reader.start > 0:
+        header = next(csv.reader([(reader.header or b"").decode("utf-8", errors="replace")]), [])
+    else:
+        try:
+            header = next(rows)
+        except (StopIteration, csv.Error):
+            return
     while True:
         try:
-            values = next(reader)
+            values = next(rows)
         except StopIteration:
             return
         except csv.Error:
-            yield reader.line_num, "(unparseable CSV row)", None
+            writer.row(current[0], "(unparseable CSV row)", None, vctx)
             continue
         if not values or all(v == "" for v in values):
             continue
-        buffer = io.StringIO()
+        buffer = _StringBuffer()
         csv.writer(buffer).writerow(values)
-        raw = buffer.getvalue().rstrip("\r\n")
+        raw = buffer.text.rstrip("\r\n")
         if len(values) != len(header):
-            yield reader.line_num, raw, None
+            writer.row(current[0], raw, None, vctx)
             continue
-        yield reader.line_num, raw, {k: (v if v != "" else None) for k, v in zip(header, values, strict=True)}
+        record = {k: (v if v != "" else None) for k, v in zip(header, values, strict=True)}
+        writer.row(current[0], raw, record, vctx)
 
 
-def parse_parquet(data: bytes) -> Iterator[Parsed]:
+class _StringBuffer:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, value: str) -> None:
+        self.text += value
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+class CorruptParquet(Exception):
+    pass
+
+
+class IncompleteFile(Exception):
+    pass
+
+
+def read_parquet(fs: Any, log_file: LogFile, writer: PartWriter, vctx: ValidationContext,
+                 batch_rows: int) -> int:
+    """Validate a Parquet file's rows with page checksums verified; returns its row count.
+    Raises IncompleteFile (no readable footer: maybe still being written) or CorruptParquet."""
+    import pyarrow.parquet as pq
+
+    with fs.open(log_file.path, "rb") as handle:
+        try:
+            parquet = pq.ParquetFile(handle, page_checksum_verification=True)
+        except Exception as exc:  # noqa: BLE001
+            raise IncompleteFile(f"unreadable Parquet footer ({type(exc).__name__}: {exc})") from None
+        total = parquet.metadata.num_rows
+        number = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=batch_rows):
+                for record in batch.to_pylist():
+                    number += 1
+                    writer.row(number, json.dumps(record, default=str), record, vctx)
+        except Exception as exc:  # noqa: BLE001 - CRC mismatch, bad page header, bad encoding
+            raise CorruptParquet(f"{type(exc).__name__}: {exc}".strip()) from None
+    return total
+
+
+# --- one file -----------------------------------------------------------------------------------
+
+
+def _remote(fs: Any) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol not in LOCAL_PROTOCOLS
+
+
+def _read_failure(fs: Any, log_file: LogFile, exc: Exception, result: IngestResult) -> None:
+    """A file that could not be read: skipped with the reason, or the remote store is down."""
+    import gzip
+    import lzma
+    import zlib
+
+    decoding = isinstance(exc, (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile))
+    if isinstance(exc, FileNotFoundError):
+        result.skip(log_file.url, "vanished while it was read (rotated?); read on the next run")
+    elif decoding or (log_file.compression and not _remote(fs)):
+        result.skip(log_file.url, f"incomplete or corrupt {log_file.compression} stream "
+                                  f"({type(exc).__name__}: {exc}); retried on the next run")
+    elif _remote(fs):
+        raise ServiceUnavailable(f"log file {log_file.url} could not be read: {type(exc).__name__}") from None
+    else:
+        result.skip(log_file.url, f"cannot be read ({type(exc).__name__}: {exc})")
+
+
+def ingest_file(ctx: Any, actor: Actor, spec: ModelSpec, fs: Any, log_file: LogFile, vctx: ValidationContext,
+                result: IngestResult, run_id: int | None, lock: IngestLockHandle, batch_rows: int) -> None:
+    """Ingest what is new in one file (see the module docstring)."""
+    candidates = ledger_sizes(ctx.engine, spec.name)
+    whole = log_file.kind == "parquet"
+    try:
+        with open_stream(fs, log_file) as stream:
+            fp = fingerprint(iter_chunks(stream), list(candidates), final=log_file.final or whole)
+    except Exception as exc:  # noqa: BLE001
+        _read_failure(fs, log_file, exc, result)
+        return
+    matched = [s for s, sums in candidates.items() if s <= fp.end and fp.matches.get(s) in sums]
+    if whole:
+        matched = [s for s in matched if s == fp.end]
+    resume = max(matched, default=0)
+    if resume >= fp.end:
+        result.files_skipped += 1
+        if fp.length > fp.end:
+            result.notes.append(f"{log_file.url}: an unterminated last line waits for its newline")
+        return
+    previous = last_consumed(ctx.engine, spec.name, log_file.url)
+    if previous is not None and resume < previous:
+        result.files_rotated.append(log_file.url)
+        log.warning("%s: %s no longer starts with what was ingested (truncated, rotated or rewritten); "
+                    "reading its new content", spec.name, log_file.url)
+    writer = PartWriter(ctx.settings, spec, log_file.url, fp.checksum, batch_rows)
+    rows_read: int | None = None
+    try:
+        if whole:
+            try:
+                read_parquet(fs, log_file, writer, vctx, batch_rows)
+            except CorruptParquet as exc:
+                writer.discard()
+                rows_read = _quarantine_whole(fs, log_file, writer, fp.checksum, str(exc))
+        else:
+            with open_stream(fs, log_file) as stream:
+                reader = RangeReader(iter_chunks(stream), resume, fp.end)
+                (read_csv if log_file.kind == "csv" else read_jsonl)(reader, writer, vctx)
+            expected_prefix = fp.matches.get(resume, EMPTY_SHA256)
+            if (reader.length, reader.whole_digest, reader.prefix_digest) != (
+                fp.end, fp.checksum, expected_prefix
+            ):
+                writer.discard()
+                result.skip(log_file.url, "changed while it was read; read on the next run")
+                return
+        parts = writer.finish()
+    except IncompleteFile as exc:
+        writer.discard()
+        result.skip(log_file.url, f"{exc}; retried on the next run")
+        return
+    except ServiceUnavailable:
+        writer.discard()
+        raise
+    except Exception as exc:  # noqa: BLE001
+        writer.discard()
+        _read_failure(fs, log_file, exc, result)
+        return
+    rows_read = rows_read if rows_read is not None else writer.stored + writer.quarantined
+    file_result = FileResult(log_file.url, fp.checksum, rows_read, writer.stored, rows_read - writer.stored,
+                             dict(writer.reasons), resume > 0)
+    row = {
+        "model": spec.name, "url": log_file.url, "checksum": fp.checksum, "size": fp.end, "offset": resume,
+        "rows_read": file_result.rows_read, "rows_stored": file_result.rows_stored,
+        "rows_quarantined": file_result.rows_quarantined, "reasons": file_result.reasons, "parts": parts,
+        "ingested_at": datetime.now(UTC), "job_run_id": run_id,
+    }
+    if commit_ingestion(ctx.engine, ctx.audit, actor, lock, row):
+        publish(parts)
+        result.add(file_result)
+    else:  # the same content is already in the ledger; its staged parts are settled on recovery
+        result.files_skipped += 1
+
+
+def _quarantine_whole(fs: Any, log_file: LogFile, writer: PartWriter, checksum: str, error: str) -> int:
+    """Quarantine a corrupt Parquet file as one unit (and keep a copy); returns its row count."""
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - corrupt file: quarantine one row that says so
-        yield 0, f"(unreadable Parquet file: {type(exc).__name__}: {exc})", None
-        return
-    number = 0
-    for batch in table.to_batches(max_chunksize=65_536):
-        for record in batch.to_pylist():
-            number += 1
-            yield number, json.dumps(record, default=str), record
+        with fs.open(log_file.path, "rb") as handle:
+            rows = max(int(pq.ParquetFile(handle).metadata.num_rows), 1)
+    except Exception:  # noqa: BLE001
+        rows = 1
+    reason = "corrupt Parquet file (page checksum verification failed)" if "checksum" in error.lower() \
+        else "corrupt Parquet file"
+    writer.keep_file(fs, log_file.path)
+    writer.reject(0, reason, f"(whole file quarantined: {rows} rows, sha256 {checksum}; {error})"[:2000],
+                  count=rows)
+    return rows
 
 
-def parse(kind: str, data: bytes, first_line: int = 1) -> Iterator[Parsed]:
-    if kind == "jsonl":
-        return parse_jsonl(data, first_line)
-    if kind == "csv":
-        return parse_csv(data)
-    return parse_parquet(data)
-
-
-# --- one file ----------------------------------------------------------------------------------
-
-
-def _rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    return pa.table(
-        {f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema}, schema=schema
-    )
-
-
-def part_name(checksum: str) -> str:
-    """Deterministic part-file name of a source file's content (see the module docstring)."""
-    return f"part-{checksum[:24]}"
-
-
-def process_file(
-    settings: Any,
-    spec: ModelSpec,
-    url: str,
-    data: bytes,
-    checksum: str,
-    vctx: ValidationContext,
-    *,
-    offset: int = 0,
-    first_line: int = 1,
-) -> tuple[FileResult, list[str]]:
-    """Validate ``data`` and write its store parts and quarantine file (not the ledger)."""
-    kind = SUPPORTED[Path(url).suffix.lower()]
-    if kind == "csv":
-        vctx = dataclasses.replace(vctx, text_values=True)
-    schema = store_schema(spec)
-    good: list[dict[str, Any]] = []
-    bad: list[QuarantinedRow] = []
-    reasons: Counter[str] = Counter()
-    read = 0
-    for number, raw, record in parse(kind, data[offset:], first_line):
-        read += 1
-        if record is None:
-            reason = MALFORMED
-        else:
-            try:
-                row = validate_record(record, vctx)
-            except Invalid as exc:
-                reason = exc.reason
-            else:
-                row["source_file"] = url
-                good.append(row)
-                continue
-        reasons[reason] += 1
-        bad.append(QuarantinedRow(url, number, reason, raw))
-    name = part_name(checksum)
-    written = write_partitioned(settings.logstore_dir, spec.name, _rows_to_table(good, schema), name)
-    q = write_quarantine(settings.quarantine_dir, spec.name, bad, name, datetime.now(UTC))
-    paths = [str(p) for p in written] + ([str(q)] if q else [])
-    assert read == len(good) + len(bad)
-    return FileResult(url, checksum, read, len(good), len(bad), dict(reasons), offset > 0), paths
-
-
-def _commit_ledger(
-    engine: Any,
-    model: str,
-    result: FileResult,
-    size: int,
-    offset: int,
-    parts: list[str],
-    job_run_id: int | None,
-) -> bool:
-    """Record the ingested file; False when a concurrent run recorded it first."""
-    from monitoring.logs.tables import IngestedFile
-
-    try:
-        with session_scope(engine) as session:
-            session.add(
-                IngestedFile(
-                    model=model,
-                    url=result.url,
-                    checksum=result.checksum,
-                    size=size,
-                    offset=offset,
-                    rows_read=result.rows_read,
-                    rows_stored=result.rows_stored,
-                    rows_quarantined=result.rows_quarantined,
-                    reasons=result.reasons,
-                    parts=parts,
-                    ingested_at=datetime.now(UTC),
-                    job_run_id=job_run_id,
-                )
-            )
-        return True
-    except IntegrityError:
-        return False
+# --- a model ------------------------------------------------------------------------------------
 
 
 def known_versions(ctx: Any, spec: ModelSpec) -> tuple[frozenset[str] | None, str]:
@@ -312,12 +489,20 @@ def known_versions(ctx: Any, spec: ModelSpec) -> tuple[frozenset[str] | None, st
 
 
 def ingest_model(
-    ctx: Any, actor: Actor, model: str, *, path: str | None = None, versions: Iterable[str] | None = None
+    ctx: Any,
+    actor: Actor,
+    model: str,
+    *,
+    path: str | None = None,
+    versions: Iterable[str] | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> IngestResult:
-    """Ingest the new log files of ``model`` (from ``path`` when given, else its configured logs).
+    """Ingest what is new in the log files of ``model`` (from ``path`` when given, else its
+    configured logs).
 
     ``versions`` overrides the registry's version list (tests, offline use). Checks
-    ``ingest.run``, records a job run ``ingest`` and writes an audit entry.
+    ``ingest.run``, records a job run ``ingest``, holds the model's ingest lock, writes one
+    ``ingest.file`` audit entry per ledger row and one ``ingest.run`` entry for the run.
     """
     from core.runs import record_run
     from governance.rbac import require
@@ -325,7 +510,7 @@ def ingest_model(
     spec = ctx.models.get(model)
     require(ctx, actor, "ingest.run", model)
     location = resolve_location(ctx.settings.data_dir, path or spec.logs)
-    result = IngestResult(model=model, location=location)
+    result = IngestResult(model=model, location=redact_url(location))
     try:
         with record_run(ctx.engine, "ingest", model=model, actor=actor.username) as run:
             if versions is not None:
@@ -336,102 +521,34 @@ def ingest_model(
                 result.notes.append(note)
                 log.warning("%s: %s", model, note)
             vctx = ValidationContext(spec=spec, known_versions=vset)
-            _ingest_location(ctx, spec, location, vctx, result, run.id)
+            with ingest_lock(ctx.engine, model) as lock:
+                _ingest_location(ctx, actor, spec, location, vctx, result, run.id, lock, batch_rows)
             run.details = result.details()
             run.message = result.line()
     except Exception as exc:
-        ctx.audit.append(
-            actor,
-            "ingest.run",
-            model,
-            "failed",
-            reason=f"{type(exc).__name__}: {exc}",
-            details=result.details(),
-        )
+        ctx.audit.append(actor, "ingest.run", model, "failed", reason=f"{type(exc).__name__}: {exc}",
+                         details=result.details())
         raise
     ctx.audit.append(actor, "ingest.run", model, "success", details=result.details())
     return result
 
 
-def remove_stale_temporaries(settings: Any, model: str, *, older_than_s: float = 3600.0) -> int:
-    """Delete hidden ``.*.tmp`` files of interrupted writes (older than ``older_than_s``)."""
-    import time
-
-    from monitoring.logs.quarantine import model_quarantine_dir
-    from monitoring.logs.schema import model_store_dir
-
-    removed = 0
-    cutoff = time.time() - older_than_s
-    for root in (
-        model_store_dir(settings.logstore_dir, model),
-        model_quarantine_dir(settings.quarantine_dir, model),
-    ):
-        if not root.is_dir():
-            continue
-        for tmp in root.rglob(".*.tmp"):
-            try:
-                if tmp.stat().st_mtime < cutoff:
-                    tmp.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-    return removed
-
-
-def _ingest_location(
-    ctx: Any, spec: ModelSpec, location: str, vctx: ValidationContext, result: IngestResult, run_id: int
-) -> None:
-    from monitoring.logs.tables import IngestedFile
-
-    removed = remove_stale_temporaries(ctx.settings, spec.name)
+def _ingest_location(ctx: Any, actor: Actor, spec: ModelSpec, location: str, vctx: ValidationContext,
+                     result: IngestResult, run_id: int, lock: IngestLockHandle, batch_rows: int) -> None:
+    roots = [model_store_dir(ctx.settings.logstore_dir, spec.name),
+             model_quarantine_dir(ctx.settings.quarantine_dir, spec.name)]
+    published, removed = recover_staged(ctx.engine, spec.name, roots)
+    if published:
+        result.notes.append(f"published {published} committed part file(s) an interrupted run left staged")
     if removed:
         result.notes.append(f"removed {removed} temporary file(s) left by an interrupted run")
-    fs, paths = list_log_files(location)
-    result.files_seen = len(paths)
-    for path in paths:
-        url = _display_url(fs, path)
-        data = fs.cat_file(path)
-        checksum = hashlib.sha256(data).hexdigest()
-        with session_scope(ctx.engine) as session:
-            done = session.scalar(
-                select(IngestedFile.id).where(
-                    IngestedFile.model == spec.name, IngestedFile.checksum == checksum
-                )
-            )
-            previous = session.scalars(
-                select(IngestedFile)
-                .where(IngestedFile.model == spec.name, IngestedFile.url == url)
-                .order_by(desc(IngestedFile.size), desc(IngestedFile.id))
-                .limit(1)
-            ).first()
-            prev_size = previous.size if previous else None
-            prev_checksum = previous.checksum if previous else None
-        if done is not None:
-            result.files_skipped += 1
-            continue
-        offset, first_line = 0, 1
-        if prev_size is not None:
-            kind = SUPPORTED[Path(path).suffix.lower()]
-            grew = (
-                kind == "jsonl"
-                and len(data) > prev_size
-                and hashlib.sha256(data[:prev_size]).hexdigest() == prev_checksum
-            )
-            if not grew:
-                result.files_skipped += 1
-                result.files_changed.append(url)
-                log.warning(
-                    "%s: %s changed after it was ingested; skipped to avoid duplicate rows", spec.name, url
-                )
-                continue
-            offset, first_line = prev_size, data[:prev_size].count(b"\n") + 1
-        file_result, parts = process_file(
-            ctx.settings, spec, url, data, checksum, vctx, offset=offset, first_line=first_line
-        )
-        if _commit_ledger(ctx.engine, spec.name, file_result, len(data), offset, parts, run_id):
-            result.add(file_result)
-        else:
-            result.files_skipped += 1
+    fs, files, skipped = list_location(location)
+    result.files_seen = len(files) + len(skipped)
+    for url, reason in skipped:
+        result.skip(url, reason)
+    for log_file in files:
+        lock.heartbeat()
+        ingest_file(ctx, actor, spec, fs, log_file, vctx, result, run_id, lock, batch_rows)
 
 
 def ingest_all(

@@ -55,9 +55,16 @@ def model_quarantine_dir(quarantine_dir: Path, model: str) -> Path:
 
 
 def write_quarantine(
-    quarantine_dir: Path, model: str, rows: list[QuarantinedRow], part_name: str, ingested_at: datetime
+    quarantine_dir: Path,
+    model: str,
+    rows: list[QuarantinedRow],
+    part_name: str,
+    ingested_at: datetime,
+    *,
+    staged: bool = False,
 ) -> Path | None:
-    """Write ``rows`` atomically as ``model=<m>/<part_name>.parquet`` (None when there are none)."""
+    """Write ``rows`` atomically as ``model=<m>/<part_name>.parquet`` (None when there are none);
+    ``staged``: under the hidden staged name until published (see monitoring.logs.store)."""
     if not rows:
         return None
     table = pa.table(
@@ -72,7 +79,7 @@ def write_quarantine(
         schema=QUARANTINE_SCHEMA,
     )
     target = model_quarantine_dir(quarantine_dir, model) / f"{part_name}.parquet"
-    return write_parquet_atomic(table, target)
+    return write_parquet_atomic(table, target, staged=staged)
 
 
 @dataclass(frozen=True)
