@@ -211,26 +211,33 @@ def fingerprint(chunks: Iterator[bytes], candidates: Sequence[int], *, final: bo
     """Hash a stream once, recording the prefix checksum at each candidate size and at the
     end of the last complete line. Memory: one chunk."""
     wanted = sorted({c for c in candidates if c > 0})
+    wanted_set = set(wanted)
     hasher = hashlib.sha256()
     matches: dict[int, str] = {0: hasher.hexdigest()} if 0 in candidates else {}
     pos = 0
     end, end_digest = 0, hasher.hexdigest()
     i = 0
     for chunk in chunks:
-        start = 0
-        while i < len(wanted) and wanted[i] <= pos + len(chunk):
-            cut = wanted[i] - pos
-            hasher.update(chunk[start:cut])
-            start = cut
-            matches[wanted[i]] = hasher.hexdigest()
+        stop = pos + len(chunk)
+        newline = chunk.rfind(b"\n")
+        line_end = pos + newline + 1 if newline >= 0 else -1
+        cuts: list[int] = []
+        while i < len(wanted) and wanted[i] <= stop:
+            cuts.append(wanted[i])
             i += 1
-        newline = chunk.rfind(b"\n", start)
-        if newline >= 0:
-            hasher.update(chunk[start : newline + 1])
-            start = newline + 1
-            end, end_digest = pos + start, hasher.hexdigest()
-        hasher.update(chunk[start:])
-        pos += len(chunk)
+        if line_end > 0:
+            cuts.append(line_end)
+        done = pos
+        for cut in sorted(set(cuts)):
+            hasher.update(chunk[done - pos : cut - pos])
+            done = cut
+            digest = hasher.hexdigest()
+            if cut == line_end:
+                end, end_digest = cut, digest
+            if cut in wanted_set:
+                matches[cut] = digest
+        hasher.update(chunk[done - pos :])
+        pos = stop
     if final and pos > end:
         end, end_digest = pos, hasher.hexdigest()
     return Fingerprint(pos, end, end_digest, matches)
