@@ -135,8 +135,11 @@ def test_sigkill_mid_ingest_then_rerun_stores_each_row_once(tmp_path, db_url):
     def staged() -> bool:
         return any(store.rglob(".*.pending"))
 
+    def parts_written() -> bool:  # staged or not: the moment before a ledger commit
+        return any(p.is_file() for p in store.rglob("*"))
+
     kills = 0
-    for condition in (staged, lambda: _ledger_rows(ctx) >= 3):
+    for condition in (parts_written, lambda: _ledger_rows(ctx) >= 3):
         proc = _job(env)
         if _wait_for(condition, proc):
             proc.send_signal(signal.SIGKILL)
