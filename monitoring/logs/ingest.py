@@ -383,9 +383,10 @@ def _read_failure(fs: Any, log_file: LogFile, exc: Exception, result: IngestResu
 
 
 def ingest_file(ctx: Any, actor: Actor, spec: ModelSpec, fs: Any, log_file: LogFile, vctx: ValidationContext,
-                result: IngestResult, run_id: int | None, lock: IngestLockHandle, batch_rows: int) -> None:
-    """Ingest what is new in one file (see the module docstring)."""
-    candidates = ledger_sizes(ctx.engine, spec.name)
+                result: IngestResult, run_id: int | None, lock: IngestLockHandle, batch_rows: int,
+                candidates: dict[int, set[str]]) -> None:
+    """Ingest what is new in one file (see the module docstring). ``candidates`` is the model's
+    ledger (consumed size -> checksums), updated here after each commit."""
     whole = log_file.kind == "parquet"
     try:
         with open_stream(fs, log_file) as stream:
@@ -449,6 +450,7 @@ def ingest_file(ctx: Any, actor: Actor, spec: ModelSpec, fs: Any, log_file: LogF
         "ingested_at": datetime.now(UTC), "job_run_id": run_id,
     }
     if commit_ingestion(ctx.engine, ctx.audit, actor, lock, row):
+        candidates.setdefault(fp.end, set()).add(fp.checksum)
         publish(parts)
         result.add(file_result)
     else:  # the same content is already in the ledger; its staged parts are settled on recovery
@@ -546,9 +548,10 @@ def _ingest_location(ctx: Any, actor: Actor, spec: ModelSpec, location: str, vct
     result.files_seen = len(files) + len(skipped)
     for url, reason in skipped:
         result.skip(url, reason)
+    candidates = ledger_sizes(ctx.engine, spec.name)
     for log_file in files:
         lock.heartbeat()
-        ingest_file(ctx, actor, spec, fs, log_file, vctx, result, run_id, lock, batch_rows)
+        ingest_file(ctx, actor, spec, fs, log_file, vctx, result, run_id, lock, batch_rows, candidates)
 
 
 def ingest_all(

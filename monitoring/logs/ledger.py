@@ -88,7 +88,9 @@ class IngestLockHandle:
 
         holder = conn.scalar(select(IngestLock.holder).where(IngestLock.model == self.model))
         if holder != self.holder:
-            raise Conflict(f"the ingest lock of {self.model} was taken over (this run stalled); nothing committed")
+            raise Conflict(
+                f"the ingest lock of {self.model} was taken over (this run stalled); nothing committed"
+            )
 
 
 @contextmanager

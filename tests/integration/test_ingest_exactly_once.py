@@ -109,7 +109,7 @@ def test_overlapping_runs_on_a_growing_file_store_each_row_once(tmp_path, db_url
     ctx.engine.dispose()
 
 
-def _wait_for(condition, proc: subprocess.Popen[str], timeout: float = 120) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for(condition, proc: subprocess.Popen[str], timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if condition():

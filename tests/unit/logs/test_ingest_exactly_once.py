@@ -263,3 +263,28 @@ def test_killed_between_commit_and_publish_publishes_on_next_run(sqlite_ctx, mon
     assert len(ids) == len(set(ids)) == 120
     assert len(quarantine_rows(ctx.settings.quarantine_dir, "diabetes")) == 1
     assert not list(Path(ctx.settings.logstore_dir).rglob(".*.pending"))
+
+
+def test_grown_csv_yields_only_its_new_rows(sqlite_ctx):
+    ctx = sqlite_ctx
+    op = add_user(ctx, "ops", "operator")
+    flat = []
+    for i in range(60):
+        rec = diabetes_record(i, BASE + timedelta(seconds=i))
+        row = {k: v for k, v in rec.items() if k != "features"}
+        row.update({f"f_{k}": v for k, v in rec["features"].items()})
+        flat.append(row)
+    header = ",".join(flat[0])
+
+    def rows(items):  # type: ignore[no-untyped-def]
+        return "".join(",".join(str(v) for v in r.values()) + "\n" for r in items)
+
+    path = ctx.settings.data_dir / LOGS / "day.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(header + "\n" + rows(flat[:40]) + rows(flat[40:41])[:25])  # last row half-written
+    first = _ingest(ctx, op)
+    assert (first.rows_stored, quarantine_summary(ctx.engine, "diabetes").rows_quarantined) == (40, 0)
+    path.write_text(header + "\n" + rows(flat))
+    grown = _ingest(ctx, op)
+    assert (grown.rows_read, grown.rows_stored) == (20, 20)
+    assert sorted(_stored_ids(ctx)) == sorted(f"r{i}" for i in range(60))

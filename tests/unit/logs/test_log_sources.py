@@ -8,7 +8,14 @@ import io
 
 import pytest
 
-from monitoring.logs.sources import MAX_LINE_BYTES, RangeReader, classify, fingerprint, iter_chunks, redact_url
+from monitoring.logs.sources import (
+    MAX_LINE_BYTES,
+    RangeReader,
+    classify,
+    fingerprint,
+    iter_chunks,
+    redact_url,
+)
 
 DATA = b"".join(b'{"n": %d}\n' % i for i in range(300)) + b'{"n": 300, "half'
 
@@ -43,7 +50,8 @@ def test_range_reader_yields_the_lines_after_the_offset_and_proves_the_bytes(chu
 def test_an_overlong_line_is_cut_not_held():
     data = b"a\n" + b"x" * (MAX_LINE_BYTES + 10) + b"\nb\n"
     lines = list(RangeReader(iter_chunks(io.BytesIO(data), 1 << 20), 0, len(data)).lines())
-    assert [(ln.number, ln.too_long, len(ln.data)) for ln in lines] == [(1, False, 1), (2, True, 4096), (3, False, 1)]
+    got = [(ln.number, ln.too_long, len(ln.data)) for ln in lines]
+    assert got == [(1, False, 1), (2, True, 4096), (3, False, 1)]
 
 
 def test_file_names():
