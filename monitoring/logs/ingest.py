@@ -34,7 +34,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,8 +158,10 @@ def resolve_location(data_dir: Path, logs: str) -> str:
 class PartWriter:
     """Validated rows in, staged store parts and quarantine files out, ``batch_rows`` at a time."""
 
-    def __init__(self, settings: Any, spec: ModelSpec, url: str, checksum: str, batch_rows: int):
+    def __init__(self, settings: Any, spec: ModelSpec, url: str, checksum: str, batch_rows: int,
+                 on_batch: Callable[[], None] = lambda: None):
         self.settings, self.spec, self.url = settings, spec, url
+        self.on_batch = on_batch  # keeps the ingest lock's lease fresh during a long file
         self.base = f"part-{checksum[:24]}"
         self.batch_rows = batch_rows
         self.schema = store_schema(spec)
@@ -198,6 +200,7 @@ class PartWriter:
         return f"{self.base}-{self._n:05d}"
 
     def _flush_good(self) -> None:
+        self.on_batch()
         if self.good:
             table = pa.table(
                 {f.name: pa.array([r.get(f.name) for r in self.good], type=f.type) for f in self.schema},
@@ -365,12 +368,17 @@ def _remote(fs: Any) -> bool:
 
 
 def _read_failure(fs: Any, log_file: LogFile, exc: Exception, result: IngestResult) -> None:
-    """A file that could not be read: skipped with the reason, or the remote store is down."""
+    """A file that could not be read: skipped with the reason, or the remote store is down.
+    Anything else from a local file (a bug, not the file) is raised."""
     import gzip
     import lzma
     import zlib
 
-    decoding = isinstance(exc, (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile))
+    decoding = isinstance(exc, (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)) or (
+        log_file.compression == "zstd" and "compress" in str(exc).lower()  # pyarrow's zstd errors
+    )
+    if not (_remote(fs) or decoding or isinstance(exc, OSError)):
+        raise exc
     if isinstance(exc, FileNotFoundError):
         result.skip(log_file.url, "vanished while it was read (rotated?); read on the next run")
     elif decoding or (log_file.compression and not _remote(fs)):
@@ -408,7 +416,7 @@ def ingest_file(ctx: Any, actor: Actor, spec: ModelSpec, fs: Any, log_file: LogF
         result.files_rotated.append(log_file.url)
         log.warning("%s: %s no longer starts with what was ingested (truncated, rotated or rewritten); "
                     "reading its new content", spec.name, log_file.url)
-    writer = PartWriter(ctx.settings, spec, log_file.url, fp.checksum, batch_rows)
+    writer = PartWriter(ctx.settings, spec, log_file.url, fp.checksum, batch_rows, lock.heartbeat)
     rows_read: int | None = None
     try:
         if whole:

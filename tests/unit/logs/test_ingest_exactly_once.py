@@ -288,3 +288,34 @@ def test_grown_csv_yields_only_its_new_rows(sqlite_ctx):
     grown = _ingest(ctx, op)
     assert (grown.rows_read, grown.rows_stored) == (20, 20)
     assert sorted(_stored_ids(ctx)) == sorted(f"r{i}" for i in range(60))
+
+
+def test_one_ingestion_per_model_and_a_dead_holder_is_taken_over(ctx):
+    import socket
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    from core.errors import Conflict
+    from monitoring.logs.ledger import ingest_lock
+    from monitoring.logs.tables import IngestLock
+
+    with ingest_lock(ctx.engine, "diabetes"):
+        with pytest.raises(Conflict, match="another ingestion of diabetes"):
+            with ingest_lock(ctx.engine, "diabetes", wait_s=0.3):
+                pass
+        with ingest_lock(ctx.engine, "breast-cancer", wait_s=0.3):  # other models are not blocked
+            pass
+    with ingest_lock(ctx.engine, "diabetes", wait_s=0.3):  # released
+        pass
+    if ctx.engine.dialect.name != "sqlite":
+        return  # PostgreSQL: the server drops a dead session's advisory lock itself
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    now = datetime.now(UTC)
+    with ctx.engine.begin() as conn:  # what a process killed with SIGKILL leaves behind
+        conn.execute(IngestLock.__table__.insert().values(
+            model="diabetes", holder="dead", host=socket.gethostname(), pid=int(gone.stdout),
+            acquired_at=now, heartbeat_at=now))
+    with ingest_lock(ctx.engine, "diabetes", wait_s=0.3):
+        pass
