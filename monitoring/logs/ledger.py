@@ -64,6 +64,8 @@ class IngestLockHandle:
     model: str
     holder: str
     sqlite: bool
+    pg_key: int = 0
+    pg_backend: int = 0  # the PostgreSQL session that holds the advisory lock
     _beat: float = field(default_factory=time.monotonic)
 
     def heartbeat(self) -> None:
@@ -81,15 +83,22 @@ class IngestLockHandle:
         self._beat = time.monotonic()
 
     def check(self, conn: Connection) -> None:
-        """Inside a commit transaction: raise Conflict if another run took the lock over."""
-        if not self.sqlite:
-            return
-        from monitoring.logs.tables import IngestLock
+        """Inside a commit transaction: raise Conflict unless this run still holds the lock (a
+        SQLite lease taken over as stale; a PostgreSQL lock session that died)."""
+        if self.sqlite:
+            from monitoring.logs.tables import IngestLock
 
-        holder = conn.scalar(select(IngestLock.holder).where(IngestLock.model == self.model))
-        if holder != self.holder:
+            held = conn.scalar(select(IngestLock.holder).where(IngestLock.model == self.model)) == self.holder
+        else:
+            unsigned = self.pg_key & 0xFFFF_FFFF_FFFF_FFFF
+            held = bool(conn.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid"
+                     " AND objsubid = 1 AND classid::bigint = :hi AND objid::bigint = :lo"),
+                {"pid": self.pg_backend, "hi": unsigned >> 32, "lo": unsigned & 0xFFFF_FFFF},
+            ))
+        if not held:
             raise Conflict(
-                f"the ingest lock of {self.model} was taken over (this run stalled); nothing committed"
+                f"the ingest lock of {self.model} was lost (taken over or its session ended); nothing committed"
             )
 
 
@@ -117,9 +126,10 @@ def ingest_lock(engine: Engine, model: str, *, wait_s: float = WAIT_S) -> Iterat
             if time.monotonic() > deadline:
                 raise Conflict(f"another ingestion of {model} is still running after {wait_s:.0f} s")
             time.sleep(0.2)
+        backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
         conn.commit()
         try:
-            yield IngestLockHandle(engine, model, holder, sqlite=False)
+            yield IngestLockHandle(engine, model, holder, sqlite=False, pg_key=key, pg_backend=backend)
         finally:
             try:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})

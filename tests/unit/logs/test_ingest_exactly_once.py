@@ -296,6 +296,8 @@ def test_one_ingestion_per_model_and_a_dead_holder_is_taken_over(ctx):
     import sys
     from datetime import UTC, datetime
 
+    from sqlalchemy import text
+
     from core.errors import Conflict
     from monitoring.logs.ledger import ingest_lock
     from monitoring.logs.tables import IngestLock
@@ -308,6 +310,16 @@ def test_one_ingestion_per_model_and_a_dead_holder_is_taken_over(ctx):
             pass
     with ingest_lock(ctx.engine, "diabetes", wait_s=0.3):  # released
         pass
+    # a run whose lock was lost (lease taken over / lock session gone) cannot commit
+    with ingest_lock(ctx.engine, "diabetes") as lock:
+        with ctx.engine.begin() as conn:
+            lock.check(conn)
+            if ctx.engine.dialect.name == "sqlite":
+                conn.execute(IngestLock.__table__.delete())
+            else:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lock.pg_backend})
+        with ctx.engine.begin() as conn, pytest.raises(Conflict, match="lock of diabetes was lost"):
+            lock.check(conn)
     if ctx.engine.dialect.name != "sqlite":
         return  # PostgreSQL: the server drops a dead session's advisory lock itself
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
