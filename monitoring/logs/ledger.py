@@ -98,7 +98,8 @@ class IngestLockHandle:
             ))
         if not held:
             raise Conflict(
-                f"the ingest lock of {self.model} was lost (taken over or its session ended); nothing committed"
+                f"the ingest lock of {self.model} was lost (taken over or its session ended); "
+                "nothing committed"
             )
 
 
