@@ -71,6 +71,7 @@ def _ledger_rows(ctx: AppContext) -> int:
         return int(conn.scalar(select(func.count()).select_from(IngestedFile)))
 
 
+@pytest.mark.slow
 def test_overlapping_runs_on_a_growing_file_store_each_row_once(tmp_path, db_url):
     ctx = _context(tmp_path, db_url)
     env = _env(tmp_path, db_url)
@@ -82,12 +83,12 @@ def test_overlapping_runs_on_a_growing_file_store_each_row_once(tmp_path, db_url
     def writer() -> None:  # a server appending records, each in two writes (mid-line states)
         with open(path, "ab", buffering=0) as handle:
             while not stop.is_set():
-                for _ in range(50):
+                for _ in range(10):
                     line = _line(written[0])
                     handle.write(line[:30])
                     handle.write(line[30:])
                     written[0] += 1
-                time.sleep(0.002)
+                time.sleep(0.003)
 
     thread = threading.Thread(target=writer)
     thread.start()
