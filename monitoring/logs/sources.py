@@ -84,7 +84,8 @@ def classify(name: str) -> tuple[str, str | None, int] | str:
         rotation = int(suffix[1:])
         stem, suffix = _split(stem)
     if suffix not in KINDS:
-        return f"not a log file type this job reads ({', '.join(sorted(KINDS))}, optionally .gz/.zst/.bz2/.xz)"
+        kinds = ", ".join(sorted(KINDS))
+        return f"not a log file type this job reads ({kinds}, optionally .gz/.zst/.bz2/.xz)"
     kind = KINDS[suffix]
     if kind == "parquet" and compression is not None:
         return "compressed Parquet files are not read (Parquet compresses its pages itself)"
