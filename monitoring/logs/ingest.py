@@ -148,6 +148,7 @@ def resolve_location(data_dir: Path, logs: str) -> str:
         path = Path(data_dir) / path
     return str(path)
 
+
 # --- one file -----------------------------------------------------------------------------------
 
 
@@ -252,6 +253,7 @@ def ingest_file(ctx: Any, actor: Actor, spec: ModelSpec, fs: Any, log_file: LogF
         result.add(file_result)
     else:  # the same content is already in the ledger; its staged parts are settled on recovery
         result.files_skipped += 1
+
 
 # --- a model ------------------------------------------------------------------------------------
 

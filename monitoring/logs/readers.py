@@ -33,6 +33,7 @@ from monitoring.logs.validate import (
     validate_record,
 )
 
+
 class PartWriter:
     """Validated rows in, staged store parts and quarantine files out, ``batch_rows`` at a time."""
 
