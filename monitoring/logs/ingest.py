@@ -327,6 +327,8 @@ def _ingest_location(ctx: Any, actor: Actor, spec: ModelSpec, location: str, vct
         result.notes.append(f"removed {removed} temporary file(s) left by an interrupted run")
     fs, files, skipped = list_location(location)
     result.files_seen = len(files) + len(skipped)
+    if not result.files_seen:
+        result.notes.append(f"no log files at {result.location} (missing or empty)")
     for url, reason in skipped:
         result.skip(url, reason)
     candidates = ledger_sizes(ctx.engine, spec.name)
