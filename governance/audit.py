@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from core.actor import Actor
 from core.errors import InvalidInput
@@ -124,6 +124,26 @@ def _record(row: Any) -> AuditRecord:
     return AuditRecord(**values)
 
 
+def _insert_at_head(conn: Connection, fields: dict[str, Any]) -> tuple[int, str, str]:
+    """Insert ``fields`` as the next link inside ``conn``'s open transaction: (seq, prev, hash).
+
+    On PostgreSQL the transaction first takes ``pg_advisory_xact_lock(AUDIT_LOCK_KEY)``; on
+    SQLite the caller began it with ``BEGIN IMMEDIATE``. Either way no other writer can read the
+    same head before this transaction ends.
+    """
+    if conn.dialect.name != "sqlite":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+    head = conn.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    # the timestamp is taken inside the lock so that ts never decreases along seq
+    fields["ts"] = utc_ts()
+    digest = entry_hash(seq=seq, prev_hash=prev, **fields)
+    conn.execute(insert(AuditEntry).values(seq=seq, prev_hash=prev, hash=digest, **fields))
+    return seq, prev, digest
+
+
 class AuditLog:
     """Repository of the audit chain: ``append``, ``query``, ``verify``."""
 
@@ -132,8 +152,15 @@ class AuditLog:
 
     # -- writing -----------------------------------------------------------------------------
     def append(self, actor: Actor | str, action: str, resource: str = "*", outcome: str = "success",
-               reason: str = "", details: Mapping[str, Any] | None = None) -> AuditRecord:
-        """Append one entry at the head of the chain, serialised against every other writer."""
+               reason: str = "", details: Mapping[str, Any] | None = None, *,
+               conn: Connection | None = None) -> AuditRecord:
+        """Append one entry at the head of the chain, serialised against every other writer.
+
+        With ``conn`` (a connection inside the caller's open transaction) the entry is written in
+        that transaction, so it commits or rolls back together with the caller's own rows. The
+        caller's transaction must be ``BEGIN IMMEDIATE`` on SQLite (execution option
+        ``sqlite_immediate``) and READ COMMITTED (the default) on PostgreSQL.
+        """
         if isinstance(actor, str):
             actor = Actor(actor, "job")
         if outcome not in OUTCOMES:
@@ -155,24 +182,18 @@ class AuditLog:
             "details": details_text, "source": actor.source,
             "client_addr": actor.client_addr[:128] if actor.client_addr else None,
         }
-        sqlite = self.engine.dialect.name == "sqlite"
-        with self.engine.connect() as conn:
-            if sqlite:
-                conn = conn.execution_options(sqlite_immediate=True)
-            else:
-                # READ COMMITTED: the head read after the lock sees the previous holder's commit
-                conn = conn.execution_options(isolation_level="READ COMMITTED")
-            with conn.begin():
-                if not sqlite:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-                head = conn.execute(
-                    select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-                ).first()
-                seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-                # the timestamp is taken inside the lock so that ts never decreases along seq
-                fields["ts"] = utc_ts()
-                digest = entry_hash(seq=seq, prev_hash=prev, **fields)
-                conn.execute(insert(AuditEntry).values(seq=seq, prev_hash=prev, hash=digest, **fields))
+        if conn is not None:
+            seq, prev, digest = _insert_at_head(conn, fields)
+        else:
+            sqlite = self.engine.dialect.name == "sqlite"
+            with self.engine.connect() as own:
+                if sqlite:
+                    own = own.execution_options(sqlite_immediate=True)
+                else:
+                    # READ COMMITTED: the head read after the lock sees the previous holder's commit
+                    own = own.execution_options(isolation_level="READ COMMITTED")
+                with own.begin():
+                    seq, prev, digest = _insert_at_head(own, fields)
         return AuditRecord(seq=seq, prev_hash=prev, hash=digest, **{**fields, "details": dict(details or {})})
 
     # -- reading -----------------------------------------------------------------------------

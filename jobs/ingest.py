@@ -3,12 +3,16 @@
     python -m jobs.ingest [--model NAME] [--path URL] [--as USER]
 
 For each configured model (or only --model), reads the files under the model's ``logs``
-location (or --path: a directory or any fsspec URL such as s3://bucket/logs/model/), skips
-files already in the ingest ledger, and prints one line per model:
+location (or --path: a directory or any fsspec URL such as s3://bucket/logs/model/): JSONL,
+CSV and Parquet, also gzip/zstd-compressed and logrotate's ``x.jsonl.1`` siblings. Only what
+the ingest ledger has not seen is read (complete lines only; a file that grew yields its new
+lines, a truncated or rotated one its new content). Prints one line per model:
 
     breast-cancer: rows read=N stored=S quarantined=Q (files ingested=F, skipped=K)
 
-rows read always equals stored + quarantined. Exit codes: see jobs/_cli.py.
+then one line per file it could not read, with the reason. rows read always equals stored +
+quarantined. One ingestion per model runs at a time; a second waits for the first. A remote
+location that does not answer exits 5. Exit codes: see jobs/_cli.py.
 """
 
 from __future__ import annotations
@@ -51,8 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for note in result.notes:
             print(f"  note: {note}")
-        for url in result.files_changed:
-            print(f"  warning: {url} changed after it was ingested; skipped (rows would be duplicated)")
+        for url in result.files_rotated:
+            print(f"  note: {url} was truncated, rotated or rewritten; its new content was read")
+        for url, reason in result.skipped:
+            print(f"  skipped: {url}: {reason}")
     return EXIT_OK
 
 

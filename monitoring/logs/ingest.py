@@ -1,50 +1,81 @@
 """Ingestion of inference-log files into the Parquet log store, with quarantine.
 
-For each configured model, :func:`ingest_model` lists the log files (JSONL, CSV, Parquet) under
-the model's ``logs`` location (a directory relative to the data directory, or any fsspec URL),
-skips the ones whose checksum is in the ledger, validates every row
-(:mod:`monitoring.logs.validate`) and writes valid rows to the log store and invalid rows to
-the quarantine store. Every file obeys rows read = stored + quarantined.
+For each configured model, :func:`ingest_model` lists the log files under the model's ``logs``
+location (a directory relative to the data directory, or any fsspec URL; see
+monitoring.logs.sources), validates every row (:mod:`monitoring.logs.validate`) and writes valid
+rows to the log store and invalid rows to the quarantine store. The promise: every row read is
+stored or quarantined, exactly once.
 
-Crash safety. A file's outputs are written under deterministic names derived from its SHA-256
-(temporary name, then rename), and its ledger row is committed only after they are all in
-place. A run killed before the ledger commit leaves either nothing or complete files that the
-next run overwrites with identical content, so no row is ever stored twice.
-
-Growing files. When a JSONL file that was ingested grows (its old bytes are unchanged), only the
-appended bytes are read. A file whose ingested content changed otherwise is reported and
-skipped, because re-reading it would duplicate rows.
+- **Only complete lines.** A JSONL/CSV file is consumed up to its last newline; a line its
+  writer has not finished waits for the next run. (Compressed files are complete, so their last
+  line counts without a newline.)
+- **Resume by content.** Each file is hashed once; the ledger's largest consumed prefix whose
+  checksum equals the file's own prefix is where reading resumes (monitoring.logs.tables). A
+  grown file yields only its new lines; a truncated, rotated or rewritten one (copytruncate)
+  is read from its start; ``x.jsonl.1`` / ``x.jsonl.2.gz`` holding ingested content add only
+  what was not read yet.
+- **One run per model** (monitoring.logs.ledger's lock): a second concurrent run waits, then
+  finds nothing new.
+- **Nothing half-done is visible.** Rows are validated and written in batches (bounded memory)
+  as hidden staged parts; the ledger row and its ``ingest.file`` audit entry commit in one
+  transaction; then the parts are renamed into place. A run killed at any point leaves either
+  no ledger row and staged files that the next run deletes, or a ledger row whose staged parts
+  the next run publishes.
+- **Corrupt Parquet** (page CRC mismatch) is quarantined whole, with the reason; non-UTF-8
+  lines are quarantined (``not valid UTF-8``); unreadable or unsupported files are listed as
+  skipped with their reason; a remote location that does not answer is ServiceUnavailable.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import hashlib
-import io
-import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-from sqlalchemy import desc, select
-from sqlalchemy.exc import IntegrityError
-
 from core.actor import Actor
 from core.config import ModelSpec
-from core.db import session_scope
-from monitoring.logs.quarantine import QuarantinedRow, write_quarantine
-from monitoring.logs.store import store_schema, write_partitioned
-from monitoring.logs.validate import MALFORMED, Invalid, ValidationContext, validate_record
+from core.errors import ServiceUnavailable
+from monitoring.logs.ledger import (
+    IngestLockHandle,
+    commit_ingestion,
+    ingest_lock,
+    last_consumed,
+    ledger_sizes,
+    recover_staged,
+)
+from monitoring.logs.quarantine import model_quarantine_dir
+from monitoring.logs.readers import (
+    CorruptParquet,
+    IncompleteFile,
+    PartWriter,
+    quarantine_whole,
+    read_csv,
+    read_jsonl,
+    read_parquet,
+)
+from monitoring.logs.schema import model_store_dir
+from monitoring.logs.sources import (
+    LOCAL_PROTOCOLS,
+    LogFile,
+    RangeReader,
+    fingerprint,
+    iter_chunks,
+    list_location,
+    open_stream,
+    redact_url,
+)
+from monitoring.logs.store import publish
+from monitoring.logs.validate import ValidationContext
 
 log = logging.getLogger("vigil.ingest")
 
-SUPPORTED = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+BATCH_ROWS = 50_000
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,7 +96,8 @@ class IngestResult:
     files_seen: int = 0
     files_ingested: int = 0
     files_skipped: int = 0
-    files_changed: list[str] = field(default_factory=list)
+    files_rotated: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (url, reason): not read this run
     rows_read: int = 0
     rows_stored: int = 0
     rows_quarantined: int = 0
@@ -78,6 +110,11 @@ class IngestResult:
         self.rows_stored += result.rows_stored
         self.rows_quarantined += result.rows_quarantined
         self.reasons.update(result.reasons)
+
+    def skip(self, url: str, reason: str) -> None:
+        self.files_skipped += 1
+        self.skipped.append((url, reason))
+        log.warning("%s: skipped %s: %s", self.model, url, reason)
 
     def line(self) -> str:
         return (
@@ -92,16 +129,14 @@ class IngestResult:
             "files_seen": self.files_seen,
             "files_ingested": self.files_ingested,
             "files_skipped": self.files_skipped,
-            "files_changed": self.files_changed,
+            "files_rotated": self.files_rotated,
+            "skipped": [f"{url}: {reason}" for url, reason in self.skipped],
             "rows_read": self.rows_read,
             "rows_stored": self.rows_stored,
             "rows_quarantined": self.rows_quarantined,
             "reasons": dict(self.reasons),
             "notes": self.notes,
         }
-
-
-# --- locations ---------------------------------------------------------------------------------
 
 
 def resolve_location(data_dir: Path, logs: str) -> str:
@@ -114,188 +149,113 @@ def resolve_location(data_dir: Path, logs: str) -> str:
     return str(path)
 
 
-def list_log_files(location: str) -> tuple[Any, list[str]]:
-    """The filesystem and the sorted supported files under ``location`` (empty when absent)."""
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(location)
-    try:
-        if not fs.exists(root):
-            return fs, []
-        if fs.isfile(root):
-            paths = [root]
-        else:
-            paths = list(fs.find(root))
-    except FileNotFoundError:
-        return fs, []
-    out = [p for p in paths if Path(p).suffix.lower() in SUPPORTED and not Path(p).name.startswith(".")]
-    return fs, sorted(out)
+# --- one file -----------------------------------------------------------------------------------
 
 
-def _display_url(fs: Any, path: str) -> str:
+def _remote(fs: Any) -> bool:
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return path if protocol in ("file", "local") else f"{protocol}://{path.lstrip('/')}"
+    return protocol not in LOCAL_PROTOCOLS
 
 
-# --- parsing -----------------------------------------------------------------------------------
+def _read_failure(fs: Any, log_file: LogFile, exc: Exception, result: IngestResult) -> None:
+    """A file that could not be read: skipped with the reason, or the remote store is down.
+    Anything else from a local file (a bug, not the file) is raised."""
+    import gzip
+    import lzma
+    import zlib
 
-Parsed = tuple[int, str, Any]  # (line number, raw text, record or None when malformed)
-
-
-def parse_jsonl(data: bytes, first_line: int = 1) -> Iterator[Parsed]:
-    for number, raw in enumerate(data.split(b"\n"), start=first_line):
-        if not raw.strip():
-            continue
-        text = raw.decode("utf-8", errors="replace").rstrip("\r")
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        yield number, text, record if isinstance(record, dict) else None
-
-
-def parse_csv(data: bytes) -> Iterator[Parsed]:
-    text = data.decode("utf-8", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error:
-        yield 1, text[:200], None
-        return
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            yield reader.line_num, "(unparseable CSV row)", None
-            continue
-        if not values or all(v == "" for v in values):
-            continue
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow(values)
-        raw = buffer.getvalue().rstrip("\r\n")
-        if len(values) != len(header):
-            yield reader.line_num, raw, None
-            continue
-        yield reader.line_num, raw, {k: (v if v != "" else None) for k, v in zip(header, values, strict=True)}
-
-
-def parse_parquet(data: bytes) -> Iterator[Parsed]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - corrupt file: quarantine one row that says so
-        yield 0, f"(unreadable Parquet file: {type(exc).__name__}: {exc})", None
-        return
-    number = 0
-    for batch in table.to_batches(max_chunksize=65_536):
-        for record in batch.to_pylist():
-            number += 1
-            yield number, json.dumps(record, default=str), record
-
-
-def parse(kind: str, data: bytes, first_line: int = 1) -> Iterator[Parsed]:
-    if kind == "jsonl":
-        return parse_jsonl(data, first_line)
-    if kind == "csv":
-        return parse_csv(data)
-    return parse_parquet(data)
-
-
-# --- one file ----------------------------------------------------------------------------------
-
-
-def _rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    return pa.table(
-        {f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema}, schema=schema
+    decoding = isinstance(exc, (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)) or (
+        log_file.compression == "zstd" and "compress" in str(exc).lower()  # pyarrow's zstd errors
     )
+    if not (_remote(fs) or decoding or isinstance(exc, OSError)):
+        raise exc
+    if isinstance(exc, FileNotFoundError):
+        result.skip(log_file.url, "vanished while it was read (rotated?); read on the next run")
+    elif decoding or (log_file.compression and not _remote(fs)):
+        result.skip(log_file.url, f"incomplete or corrupt {log_file.compression} stream "
+                                  f"({type(exc).__name__}: {exc}); retried on the next run")
+    elif _remote(fs):
+        raise ServiceUnavailable(f"log file {log_file.url} could not be read: {type(exc).__name__}") from None
+    else:
+        result.skip(log_file.url, f"cannot be read ({type(exc).__name__}: {exc})")
 
 
-def part_name(checksum: str) -> str:
-    """Deterministic part-file name of a source file's content (see the module docstring)."""
-    return f"part-{checksum[:24]}"
-
-
-def process_file(
-    settings: Any,
-    spec: ModelSpec,
-    url: str,
-    data: bytes,
-    checksum: str,
-    vctx: ValidationContext,
-    *,
-    offset: int = 0,
-    first_line: int = 1,
-) -> tuple[FileResult, list[str]]:
-    """Validate ``data`` and write its store parts and quarantine file (not the ledger)."""
-    kind = SUPPORTED[Path(url).suffix.lower()]
-    if kind == "csv":
-        vctx = dataclasses.replace(vctx, text_values=True)
-    schema = store_schema(spec)
-    good: list[dict[str, Any]] = []
-    bad: list[QuarantinedRow] = []
-    reasons: Counter[str] = Counter()
-    read = 0
-    for number, raw, record in parse(kind, data[offset:], first_line):
-        read += 1
-        if record is None:
-            reason = MALFORMED
-        else:
-            try:
-                row = validate_record(record, vctx)
-            except Invalid as exc:
-                reason = exc.reason
-            else:
-                row["source_file"] = url
-                good.append(row)
-                continue
-        reasons[reason] += 1
-        bad.append(QuarantinedRow(url, number, reason, raw))
-    name = part_name(checksum)
-    written = write_partitioned(settings.logstore_dir, spec.name, _rows_to_table(good, schema), name)
-    q = write_quarantine(settings.quarantine_dir, spec.name, bad, name, datetime.now(UTC))
-    paths = [str(p) for p in written] + ([str(q)] if q else [])
-    assert read == len(good) + len(bad)
-    return FileResult(url, checksum, read, len(good), len(bad), dict(reasons), offset > 0), paths
-
-
-def _commit_ledger(
-    engine: Any,
-    model: str,
-    result: FileResult,
-    size: int,
-    offset: int,
-    parts: list[str],
-    job_run_id: int | None,
-) -> bool:
-    """Record the ingested file; False when a concurrent run recorded it first."""
-    from monitoring.logs.tables import IngestedFile
-
+def ingest_file(ctx: Any, actor: Actor, spec: ModelSpec, fs: Any, log_file: LogFile, vctx: ValidationContext,
+                result: IngestResult, run_id: int | None, lock: IngestLockHandle, batch_rows: int,
+                candidates: dict[int, set[str]]) -> None:
+    """Ingest what is new in one file (see the module docstring). ``candidates`` is the model's
+    ledger (consumed size -> checksums), updated here after each commit."""
+    whole = log_file.kind == "parquet"
     try:
-        with session_scope(engine) as session:
-            session.add(
-                IngestedFile(
-                    model=model,
-                    url=result.url,
-                    checksum=result.checksum,
-                    size=size,
-                    offset=offset,
-                    rows_read=result.rows_read,
-                    rows_stored=result.rows_stored,
-                    rows_quarantined=result.rows_quarantined,
-                    reasons=result.reasons,
-                    parts=parts,
-                    ingested_at=datetime.now(UTC),
-                    job_run_id=job_run_id,
-                )
-            )
-        return True
-    except IntegrityError:
-        return False
+        with open_stream(fs, log_file) as stream:
+            fp = fingerprint(iter_chunks(stream), list(candidates), final=log_file.final or whole)
+    except Exception as exc:  # noqa: BLE001
+        _read_failure(fs, log_file, exc, result)
+        return
+    matched = [s for s, sums in candidates.items() if s <= fp.end and fp.matches.get(s) in sums]
+    if whole:
+        matched = [s for s in matched if s == fp.end]
+    resume = max(matched, default=0)
+    if resume >= fp.end:
+        result.files_skipped += 1
+        if fp.length > fp.end:
+            result.notes.append(f"{log_file.url}: an unterminated last line waits for its newline")
+        return
+    previous = last_consumed(ctx.engine, spec.name, log_file.url)
+    if previous is not None and resume < previous:
+        result.files_rotated.append(log_file.url)
+        log.warning("%s: %s no longer starts with what was ingested (truncated, rotated or rewritten); "
+                    "reading its new content", spec.name, log_file.url)
+    writer = PartWriter(ctx.settings, spec, log_file.url, fp.checksum, batch_rows, lock.heartbeat)
+    rows_read: int | None = None
+    try:
+        if whole:
+            try:
+                read_parquet(fs, log_file, writer, vctx, batch_rows)
+            except CorruptParquet as exc:
+                writer.discard()
+                rows_read = quarantine_whole(fs, log_file, writer, fp.checksum, str(exc))
+        else:
+            with open_stream(fs, log_file) as stream:
+                reader = RangeReader(iter_chunks(stream), resume, fp.end)
+                (read_csv if log_file.kind == "csv" else read_jsonl)(reader, writer, vctx)
+            expected_prefix = fp.matches.get(resume, EMPTY_SHA256)
+            if (reader.length, reader.whole_digest, reader.prefix_digest) != (
+                fp.end, fp.checksum, expected_prefix
+            ):
+                writer.discard()
+                result.skip(log_file.url, "changed while it was read; read on the next run")
+                return
+        parts = writer.finish()
+    except IncompleteFile as exc:
+        writer.discard()
+        result.skip(log_file.url, f"{exc}; retried on the next run")
+        return
+    except ServiceUnavailable:
+        writer.discard()
+        raise
+    except Exception as exc:  # noqa: BLE001
+        writer.discard()
+        _read_failure(fs, log_file, exc, result)
+        return
+    rows_read = rows_read if rows_read is not None else writer.stored + writer.quarantined
+    file_result = FileResult(log_file.url, fp.checksum, rows_read, writer.stored, rows_read - writer.stored,
+                             dict(writer.reasons), resume > 0)
+    row = {
+        "model": spec.name, "url": log_file.url, "checksum": fp.checksum, "size": fp.end, "offset": resume,
+        "rows_read": file_result.rows_read, "rows_stored": file_result.rows_stored,
+        "rows_quarantined": file_result.rows_quarantined, "reasons": file_result.reasons, "parts": parts,
+        "ingested_at": datetime.now(UTC), "job_run_id": run_id,
+    }
+    if commit_ingestion(ctx.engine, ctx.audit, actor, lock, row):
+        candidates.setdefault(fp.end, set()).add(fp.checksum)
+        publish(parts)
+        result.add(file_result)
+    else:  # the same content is already in the ledger; its staged parts are settled on recovery
+        result.files_skipped += 1
+
+
+# --- a model ------------------------------------------------------------------------------------
 
 
 def known_versions(ctx: Any, spec: ModelSpec) -> tuple[frozenset[str] | None, str]:
@@ -312,12 +272,20 @@ def known_versions(ctx: Any, spec: ModelSpec) -> tuple[frozenset[str] | None, st
 
 
 def ingest_model(
-    ctx: Any, actor: Actor, model: str, *, path: str | None = None, versions: Iterable[str] | None = None
+    ctx: Any,
+    actor: Actor,
+    model: str,
+    *,
+    path: str | None = None,
+    versions: Iterable[str] | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> IngestResult:
-    """Ingest the new log files of ``model`` (from ``path`` when given, else its configured logs).
+    """Ingest what is new in the log files of ``model`` (from ``path`` when given, else its
+    configured logs).
 
     ``versions`` overrides the registry's version list (tests, offline use). Checks
-    ``ingest.run``, records a job run ``ingest`` and writes an audit entry.
+    ``ingest.run``, records a job run ``ingest``, holds the model's ingest lock, writes one
+    ``ingest.file`` audit entry per ledger row and one ``ingest.run`` entry for the run.
     """
     from core.runs import record_run
     from governance.rbac import require
@@ -325,7 +293,7 @@ def ingest_model(
     spec = ctx.models.get(model)
     require(ctx, actor, "ingest.run", model)
     location = resolve_location(ctx.settings.data_dir, path or spec.logs)
-    result = IngestResult(model=model, location=location)
+    result = IngestResult(model=model, location=redact_url(location))
     try:
         with record_run(ctx.engine, "ingest", model=model, actor=actor.username) as run:
             if versions is not None:
@@ -336,102 +304,37 @@ def ingest_model(
                 result.notes.append(note)
                 log.warning("%s: %s", model, note)
             vctx = ValidationContext(spec=spec, known_versions=vset)
-            _ingest_location(ctx, spec, location, vctx, result, run.id)
+            with ingest_lock(ctx.engine, model) as lock:
+                _ingest_location(ctx, actor, spec, location, vctx, result, run.id, lock, batch_rows)
             run.details = result.details()
             run.message = result.line()
     except Exception as exc:
-        ctx.audit.append(
-            actor,
-            "ingest.run",
-            model,
-            "failed",
-            reason=f"{type(exc).__name__}: {exc}",
-            details=result.details(),
-        )
+        ctx.audit.append(actor, "ingest.run", model, "failed", reason=f"{type(exc).__name__}: {exc}",
+                         details=result.details())
         raise
     ctx.audit.append(actor, "ingest.run", model, "success", details=result.details())
     return result
 
 
-def remove_stale_temporaries(settings: Any, model: str, *, older_than_s: float = 3600.0) -> int:
-    """Delete hidden ``.*.tmp`` files of interrupted writes (older than ``older_than_s``)."""
-    import time
-
-    from monitoring.logs.quarantine import model_quarantine_dir
-    from monitoring.logs.schema import model_store_dir
-
-    removed = 0
-    cutoff = time.time() - older_than_s
-    for root in (
-        model_store_dir(settings.logstore_dir, model),
-        model_quarantine_dir(settings.quarantine_dir, model),
-    ):
-        if not root.is_dir():
-            continue
-        for tmp in root.rglob(".*.tmp"):
-            try:
-                if tmp.stat().st_mtime < cutoff:
-                    tmp.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-    return removed
-
-
-def _ingest_location(
-    ctx: Any, spec: ModelSpec, location: str, vctx: ValidationContext, result: IngestResult, run_id: int
-) -> None:
-    from monitoring.logs.tables import IngestedFile
-
-    removed = remove_stale_temporaries(ctx.settings, spec.name)
+def _ingest_location(ctx: Any, actor: Actor, spec: ModelSpec, location: str, vctx: ValidationContext,
+                     result: IngestResult, run_id: int, lock: IngestLockHandle, batch_rows: int) -> None:
+    roots = [model_store_dir(ctx.settings.logstore_dir, spec.name),
+             model_quarantine_dir(ctx.settings.quarantine_dir, spec.name)]
+    published, removed = recover_staged(ctx.engine, spec.name, roots)
+    if published:
+        result.notes.append(f"published {published} committed part file(s) an interrupted run left staged")
     if removed:
         result.notes.append(f"removed {removed} temporary file(s) left by an interrupted run")
-    fs, paths = list_log_files(location)
-    result.files_seen = len(paths)
-    for path in paths:
-        url = _display_url(fs, path)
-        data = fs.cat_file(path)
-        checksum = hashlib.sha256(data).hexdigest()
-        with session_scope(ctx.engine) as session:
-            done = session.scalar(
-                select(IngestedFile.id).where(
-                    IngestedFile.model == spec.name, IngestedFile.checksum == checksum
-                )
-            )
-            previous = session.scalars(
-                select(IngestedFile)
-                .where(IngestedFile.model == spec.name, IngestedFile.url == url)
-                .order_by(desc(IngestedFile.size), desc(IngestedFile.id))
-                .limit(1)
-            ).first()
-            prev_size = previous.size if previous else None
-            prev_checksum = previous.checksum if previous else None
-        if done is not None:
-            result.files_skipped += 1
-            continue
-        offset, first_line = 0, 1
-        if prev_size is not None:
-            kind = SUPPORTED[Path(path).suffix.lower()]
-            grew = (
-                kind == "jsonl"
-                and len(data) > prev_size
-                and hashlib.sha256(data[:prev_size]).hexdigest() == prev_checksum
-            )
-            if not grew:
-                result.files_skipped += 1
-                result.files_changed.append(url)
-                log.warning(
-                    "%s: %s changed after it was ingested; skipped to avoid duplicate rows", spec.name, url
-                )
-                continue
-            offset, first_line = prev_size, data[:prev_size].count(b"\n") + 1
-        file_result, parts = process_file(
-            ctx.settings, spec, url, data, checksum, vctx, offset=offset, first_line=first_line
-        )
-        if _commit_ledger(ctx.engine, spec.name, file_result, len(data), offset, parts, run_id):
-            result.add(file_result)
-        else:
-            result.files_skipped += 1
+    fs, files, skipped = list_location(location)
+    result.files_seen = len(files) + len(skipped)
+    if not result.files_seen:
+        result.notes.append(f"no log files at {result.location} (missing or empty)")
+    for url, reason in skipped:
+        result.skip(url, reason)
+    candidates = ledger_sizes(ctx.engine, spec.name)
+    for log_file in files:
+        lock.heartbeat()
+        ingest_file(ctx, actor, spec, fs, log_file, vctx, result, run_id, lock, batch_rows, candidates)
 
 
 def ingest_all(

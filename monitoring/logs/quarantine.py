@@ -1,8 +1,11 @@
 """The quarantine store: every invalid log row, kept with its reason, never dropped.
 
-Layout: ``<data>/quarantine/model=<name>/<part>.parquet`` with one file per ingested source
-file (same deterministic part name as its log-store parts, so a repeated ingestion overwrites
-instead of duplicating). Columns: model, source_file, line, reason, raw, ingested_at.
+Layout: ``<data>/quarantine/model=<name>/<part>.parquet``, one or more files per ingestion
+(part names derived from the ingested content's checksum, like its log-store parts, so a
+repeated ingestion overwrites instead of duplicating; staged until the ledger commit, see
+monitoring.logs.ledger). Columns: model, source_file, line, reason, raw, ingested_at. A Parquet
+source file that fails page-checksum verification is quarantined whole: one row saying so and a
+copy of the file under ``model=<name>/files/``.
 
 Reads for the dashboard: :func:`quarantine_summary` (counts by reason, from the ingest ledger)
 and :func:`quarantine_rows` (sample rows; PII-tagged feature values masked unless revealed).
@@ -55,9 +58,16 @@ def model_quarantine_dir(quarantine_dir: Path, model: str) -> Path:
 
 
 def write_quarantine(
-    quarantine_dir: Path, model: str, rows: list[QuarantinedRow], part_name: str, ingested_at: datetime
+    quarantine_dir: Path,
+    model: str,
+    rows: list[QuarantinedRow],
+    part_name: str,
+    ingested_at: datetime,
+    *,
+    staged: bool = False,
 ) -> Path | None:
-    """Write ``rows`` atomically as ``model=<m>/<part_name>.parquet`` (None when there are none)."""
+    """Write ``rows`` atomically as ``model=<m>/<part_name>.parquet`` (None when there are none);
+    ``staged``: under the hidden staged name until published (see monitoring.logs.store)."""
     if not rows:
         return None
     table = pa.table(
@@ -72,7 +82,7 @@ def write_quarantine(
         schema=QUARANTINE_SCHEMA,
     )
     target = model_quarantine_dir(quarantine_dir, model) / f"{part_name}.parquet"
-    return write_parquet_atomic(table, target)
+    return write_parquet_atomic(table, target, staged=staged)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ Layout (see monitoring.logs.schema): ``<logstore>/model=<name>/date=YYYY-MM-DD/<
 Reads prune partitions by date before opening any file, then filter on the timestamp, so a
 one-day window over a year of logs opens one or two directories. Files written under an older
 feature list are read with the current schema (missing columns come back as nulls).
+
+Every Parquet file this store writes carries page CRC checksums (``write_page_checksum``), so a
+reader that verifies them notices bit rot. Ingestion writes its parts *staged*: a hidden
+``.<name>.pending`` file that no reader opens, published (renamed to ``<name>``) only after the
+ingest ledger row that lists it is committed (see monitoring.logs.ledger).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from monitoring.logs.schema import FEATURE_PREFIX, STORE_COLUMNS, feature_column
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 DEFAULT_BATCH_ROWS = 65_536
+STAGED_SUFFIX = ".pending"
 
 
 def _arrow_type(name: str) -> pa.DataType:
@@ -47,21 +53,46 @@ def partition_dir(logstore_dir: Path, model: str, day: date) -> Path:
     return model_store_dir(logstore_dir, model) / f"date={day.isoformat()}"
 
 
-def write_parquet_atomic(table: pa.Table, target: Path, **options: Any) -> Path:
+def staged_path(target: Path) -> Path:
+    """The hidden name a staged ``target`` waits under until it is published."""
+    return target.parent / f".{target.name}{STAGED_SUFFIX}"
+
+
+def final_path(staged: Path) -> Path:
+    """Inverse of :func:`staged_path`."""
+    return staged.parent / staged.name[1 : -len(STAGED_SUFFIX)]
+
+
+def write_parquet_atomic(table: pa.Table, target: Path, *, staged: bool = False, **options: Any) -> Path:
     """Write ``table`` to ``target`` so that readers see no file or the whole file: a hidden
     temporary name in the same directory, fsync, then rename (killed writes leave only a
-    ``.*.tmp`` that :func:`monitoring.logs.ingest.remove_stale_temporaries` clears)."""
+    ``.*.tmp`` that ingestion clears). With ``staged`` the rename goes to
+    :func:`staged_path` instead, for :func:`publish` to finish. Returns ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    options.setdefault("write_page_checksum", True)
     try:
         pq.write_table(table, tmp, **options)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        os.replace(tmp, staged_path(target) if staged else target)
     finally:
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def publish(targets: Sequence[str | Path]) -> int:
+    """Rename each staged target into place (idempotent: done ones are left); returns renames."""
+    moved = 0
+    for target in targets:
+        staged = staged_path(Path(target))
+        try:
+            os.replace(staged, target)
+            moved += 1
+        except FileNotFoundError:
+            continue
+    return moved
 
 
 def _newest_partitions(settings: Settings, model: str) -> Iterator[list[str]]:
@@ -75,12 +106,15 @@ def _newest_partitions(settings: Settings, model: str) -> Iterator[list[str]]:
             yield files
 
 
-def write_partitioned(logstore_dir: Path, model: str, table: pa.Table, part_name: str) -> list[Path]:
+def write_partitioned(
+    logstore_dir: Path, model: str, table: pa.Table, part_name: str, *, staged: bool = False
+) -> list[Path]:
     """Write ``table`` split by UTC date as ``date=D/<part_name>.parquet``, atomically per file.
 
     Each file is written to a hidden temporary name in its partition and renamed into place,
     so readers (which skip hidden files) never see a partial file. The same ``part_name``
     overwrites the same files, which makes a repeated write of the same input idempotent.
+    With ``staged`` the files wait under their hidden staged names (see :func:`publish`).
     """
     if table.num_rows == 0:
         return []
@@ -89,7 +123,7 @@ def write_partitioned(logstore_dir: Path, model: str, table: pa.Table, part_name
     for day in sorted(set(days.to_pylist())):
         part = table.filter(pc.equal(days, day))
         target = partition_dir(logstore_dir, model, date.fromisoformat(day)) / f"{part_name}.parquet"
-        write_parquet_atomic(part, target, compression="zstd")
+        write_parquet_atomic(part, target, staged=staged, compression="zstd")
         written.append(target)
     return written
 

@@ -1,8 +1,17 @@
-"""Tables owned by log ingestion: the ledger of ingested files.
+"""Tables owned by log ingestion: the ledger of ingested byte ranges and the per-model lock.
 
-One row per ingested file content. A file is skipped when its checksum is already in the
-ledger for the model, so re-running ingestion never duplicates rows. The row is committed only
-after the file's Parquet parts and quarantine file are in place (see monitoring.logs.ingest).
+``ingest_ledger``: one row per committed ingestion of a file's content. ``size`` is the end of
+the consumed bytes (complete lines only; decompressed bytes for ``.gz``/``.zst`` files),
+``offset`` where this ingestion started, and ``checksum`` the SHA-256 of the file's bytes
+``[0, size)``. A file is matched to the ledger by content, not by name: the largest ledger
+``size`` whose checksum equals the file's own prefix checksum is where reading resumes, so a
+grown file yields only its new lines, a rotated copy (``x.jsonl.1``, ``x.jsonl.2.gz``) is not read
+twice, and a truncated or rewritten file is read from its start. The row is committed together
+with its audit entry; the Parquet parts it lists are published only after that commit (see
+monitoring.logs.ledger).
+
+``ingest_locks``: one row per model while an ingestion of it runs, on SQLite (PostgreSQL uses a
+session advisory lock instead, which the server drops when the process dies).
 """
 
 from __future__ import annotations
@@ -22,9 +31,9 @@ class IngestedFile(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     model: Mapped[str] = mapped_column(String(128), index=True)
     url: Mapped[str] = mapped_column(Text)
-    checksum: Mapped[str] = mapped_column(String(64))  # SHA-256 of the whole file
-    size: Mapped[int] = mapped_column(BigInteger)
-    offset: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes skipped (already ingested prefix)
+    checksum: Mapped[str] = mapped_column(String(64))  # SHA-256 of the file's bytes [0, size)
+    size: Mapped[int] = mapped_column(BigInteger)  # end of the consumed bytes
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)  # where this ingestion started
     rows_read: Mapped[int] = mapped_column(Integer)
     rows_stored: Mapped[int] = mapped_column(Integer)
     rows_quarantined: Mapped[int] = mapped_column(Integer)
@@ -32,3 +41,16 @@ class IngestedFile(Base):
     parts: Mapped[list] = mapped_column(JSON, default=list)  # store paths written
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     job_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class IngestLock(Base):
+    """Who is ingesting a model right now (SQLite); stale when the holder's process is gone."""
+
+    __tablename__ = "ingest_locks"
+
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))  # host:pid:token
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

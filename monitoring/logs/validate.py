@@ -4,6 +4,8 @@
 returns the reason it must be quarantined. Reasons (the first failing check wins):
 
 - ``malformed line``: not parseable (bad JSON, bad CSV row) or not an object
+- ``not valid UTF-8``: the line's bytes are not UTF-8 (kept verbatim, never "repaired")
+- ``line too long``: a line over 16 MiB (its first 4 KiB are kept)
 - ``missing field: <field>``: a required field is absent or null; for features ``features.<name>``
 - ``wrong type: <field>``: a value of the wrong type or out of its domain (in JSONL and Parquet
   a number given as text is wrong; in CSV, where every value is text, numbers are parsed)
@@ -25,6 +27,8 @@ from monitoring.logs.schema import FEATURE_PREFIX, REQUIRED_FIELDS, STATUSES, fe
 MIN_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=1)
 MALFORMED = "malformed line"
+NOT_UTF8 = "not valid UTF-8"
+TOO_LONG = "line too long"
 
 
 class Invalid(Exception):
