@@ -18,9 +18,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from core.errors import ServiceUnavailable
+from core.redact import redact_text, redact_url, url_secrets
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 16 << 20  # a longer "line" is quarantined as too long, never held in memory
@@ -30,29 +31,9 @@ _ROTATION = re.compile(r"^\.\d{1,4}$")
 LOCAL_PROTOCOLS = ("file", "local")
 
 
-def redact_url(url: str) -> str:
-    """``url`` without the password in its userinfo (``scheme://user:***@host/...``).
-
-    A small private stand-in: core.redact (issue 8, item 3) is the one place for redaction and
-    should replace this function once it lands.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if not parts.password:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def _redact_text(text: str, url: str) -> str:
-    password = urlsplit(url).password if "://" in url else None
-    text = text.replace(url, redact_url(url))
-    return text.replace(password, "***") if password else text
+    """``text`` with ``url`` and every secret in it masked (core.redact is the one place)."""
+    return redact_text(text, url_secrets(url))
 
 
 @dataclass(frozen=True)
