@@ -109,7 +109,7 @@ def reset_monitoring(ctx: Any, progress: Progress) -> list[str]:
 
     from sqlalchemy import delete
 
-    from core.db import Base, import_all_tables, session_scope
+    from core.db import Base, import_all_tables, write_scope
 
     for path in (ctx.settings.logstore_dir, ctx.settings.quarantine_dir):
         if path.exists():
@@ -117,7 +117,7 @@ def reset_monitoring(ctx: Any, progress: Progress) -> list[str]:
         path.mkdir(parents=True, exist_ok=True)
     import_all_tables()
     cleared = []
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name not in KEEP_TABLES:
                 session.execute(delete(table))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
-from core.db import session_scope
+from core.db import session_scope, write_scope
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from governance.tables import Grant, User
 from core.timeutil import aware
@@ -231,7 +231,7 @@ def revoke(ctx: Any, actor: Actor, grant_id: int, *, reason: str) -> GrantView:
     require(ctx, actor, Action.ACCESS_MANAGE, "*")
     if not reason or not reason.strip():
         raise InvalidInput("a revocation needs a reason")
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         row = session.get(Grant, grant_id)
         if row is None:
             raise NotFound(f"grant {grant_id} does not exist (see list-grants)")

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.actor import Actor
-from core.db import session_scope
+from core.db import session_scope, write_scope
 from core.errors import AuthenticationError, ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from core.timeutil import aware, utcnow
 from governance.identity import token_hash
@@ -138,7 +138,7 @@ def create_token(ctx: Any, actor: Actor, name: str, *, expires_in_days: int = DE
                            "(VIGIL_TOKEN_MAX_DAYS sets the maximum)")
     now = utcnow()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         user = session.scalar(select(User).where(User.username == actor.username))
         refusal = _may_hold_tokens(ctx, user)
         if refusal is None:
@@ -170,7 +170,7 @@ def list_tokens(ctx: Any, actor: Actor, *, everyone: bool = False) -> list[Token
 
 def revoke_token(ctx: Any, actor: Actor, token_id_: int) -> TokenView:
     """Revoke a token now: one's own, or anyone's with access.manage."""
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         row = session.get(ApiToken, token_id_)
         if row is None:
             raise NotFound(f"API token {token_id_} does not exist")
@@ -198,7 +198,7 @@ def resolve_token(ctx: Any, token: str, *, client_addr: str | None = None) -> st
     now = utcnow()
     owner: str | None = None
     refusal: str | None = None
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         row = None
         if presented.startswith(TOKEN_PREFIX) and len(presented) <= 200:
             row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(presented)))

@@ -16,8 +16,8 @@ import streamlit as st
 
 from core.context import AppContext
 from core.errors import NotFound
+from core.redact import redact_text, redact_url
 
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)([^/\s]*)(@)")
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,13 @@ class ServiceCheck:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, e.g. postgresql://vigil:***@db/vigil."""
-    return _PASSWORD_IN_URL.sub(r"\1***\3", url)
+    """The URL with any password or token masked, e.g. postgresql://vigil:***@db/vigil (core.redact)."""
+    return redact_url(url)
 
 
 def describe(exc: BaseException) -> str:
     """One line naming the error, for a degraded notice."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return redact_text(f"{type(exc).__name__}: {exc}") if str(exc) else type(exc).__name__
 
 
 def guarded(read: Callable[[], Any]) -> Loaded:

@@ -19,7 +19,7 @@ from sqlalchemy import desc, select, update
 
 from core.actor import Actor
 from core.config import ModelSpec
-from core.db import session_scope
+from core.db import session_scope, write_scope
 from core.errors import InvalidInput
 from monitoring.drift.tables import ReferenceProfileRecord
 from monitoring.drift.views import ProfileView, aware, profile_view
@@ -115,7 +115,7 @@ def fit_and_store(
     buffer = io.BytesIO()
     sample.to_parquet(buffer, index=False)
     sample_art = ctx.artifacts.put("profiles", f"{spec.name}-v{version}-sample.parquet", buffer.getvalue())
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         session.execute(
             update(ReferenceProfileRecord)
             .where(ReferenceProfileRecord.model == spec.name, ReferenceProfileRecord.version == version)

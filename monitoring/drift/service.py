@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.actor import Actor
 from core.config import ModelSpec
-from core.db import session_scope
+from core.db import session_scope, write_scope
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from monitoring.drift.profile_store import (  # noqa: F401  (re-exported: the service's contract)
     current_profile,
@@ -114,7 +114,7 @@ def model_lock(ctx: Any, model: str, holder: str, *, wait: float = LOCK_WAIT_SEC
     deadline = time.monotonic() + wait
     while True:
         try:
-            with session_scope(ctx.engine) as session:
+            with write_scope(ctx.engine) as session:
                 existing = session.get(DriftLock, model)
                 if existing is not None and _stale(existing):
                     log.warning("%s: taking over a stale drift lock held by %s", model, existing.holder)
@@ -140,7 +140,7 @@ def model_lock(ctx: Any, model: str, holder: str, *, wait: float = LOCK_WAIT_SEC
     try:
         yield
     finally:
-        with session_scope(ctx.engine) as session:
+        with write_scope(ctx.engine) as session:
             session.execute(delete(DriftLock).where(DriftLock.model == model, DriftLock.holder == holder))
 
 
@@ -345,7 +345,7 @@ def _execute(
             notes.append(note)
     drifted = sum(1 for f in results if f.drifted)
     worst = max((f.severity for f in results), key=lambda s: SEVERITY_RANK.get(s, 0), default="none")
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         old = select(DriftRun.id).where(
             DriftRun.model == spec.name, DriftRun.window == window, DriftRun.window_end == end
         )

@@ -26,7 +26,7 @@ from sqlalchemy import desc, select, update
 
 from core.actor import Actor
 from core.context import AppContext
-from core.db import session_scope
+from core.db import session_scope, write_scope
 from core.errors import InvalidInput, NotFound, VigilError
 from monitoring.explain import attribution as attr
 from monitoring.explain import importance as imp
@@ -409,7 +409,7 @@ def _run(
             notes.append(f"not logged to MLflow: {type(exc).__name__}: {exc}")
             break
 
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         session.execute(
             update(ShapReport)
             .where(ShapReport.model == model, ShapReport.version == ver, ShapReport.is_current.is_(True))

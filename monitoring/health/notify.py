@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from core.db import session_scope
+from core.db import write_scope
 from core.redact import redact_text
 from monitoring.health.tables import NotificationState
 
@@ -72,7 +72,7 @@ def notify_level(ctx: Any, model: str, version: str | None, level: str, score: f
                  backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> NotifyOutcome:
     """Send a notification if ``level`` differs from the last level notified (or one is owed)."""
     url = url if url is not None else ctx.settings.webhook_url
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         state = session.get(NotificationState, model)
         if state is None:
             state = NotificationState(model=model, level=None, observed_level=None, pending=False,
@@ -97,7 +97,7 @@ def notify_level(ctx: Any, model: str, version: str | None, level: str, score: f
             return NotifyOutcome(True, False, "no webhook configured", previous)
     error = send(url, payload(model, version, previous, level, score, reasons, at), retries=retries,
                  backoff=backoff, sleep=sleep)
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         state = session.get(NotificationState, model)
         if error is None:
             state.level, state.pending, state.attempts, state.last_error = level, False, 0, ""

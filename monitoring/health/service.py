@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import desc, select
 
 from core.actor import Actor
-from core.db import session_scope
+from core.db import session_scope, write_scope
 from core.errors import ConfigError
 from core.redact import redact_text
 from core.runs import latest_runs, record_run
@@ -185,7 +185,7 @@ def run_health_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None 
         with record_run(ctx.engine, "health", model=model, actor=actor.username) as run:
             inputs, version = gather_inputs(ctx, model, at)
             result: HealthResult = compute_health(inputs, weights)
-            with session_scope(ctx.engine) as session:
+            with write_scope(ctx.engine) as session:
                 row = HealthSnapshot(model=model, version=version, at=at, score=result.score, level=result.level,
                                      parts=[{"name": p.name, "score": p.score, "weight": p.weight, "detail": p.detail}
                                             for p in result.parts],

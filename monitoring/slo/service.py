@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import desc, select
 
 from core.actor import Actor
-from core.db import session_scope
+from core.db import session_scope, write_scope
 from core.errors import InvalidInput
 from core.runs import record_run
 from monitoring.health.tables import SLOSeries, SLOSnapshot
@@ -302,7 +302,7 @@ def run_slo_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None = N
 def _store(ctx: Any, model: str, ev: Evaluation, at: datetime, actor: Actor, run_id: int) -> list[SLOSnapshotView]:
     now = datetime.now(UTC)
     views = []
-    with session_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:
         for slo, res in ev.results:
             row = SLOSnapshot(
                 model=model, slo=slo.name, sli=slo.sli, source=ev.source, at=at, objective=slo.objective,
