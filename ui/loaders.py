@@ -7,7 +7,6 @@ show yesterday's champion for long after a rollback.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
