@@ -29,13 +29,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, log, parser, run_main, setup_logging
+
+if TYPE_CHECKING:
+    from core.lease import LeaderLease
 
 
 @dataclass
@@ -52,7 +55,8 @@ class JobState:
 
 class Scheduler:
     def __init__(self, schedules: dict[str, str], *, module_prefix: str = "jobs",
-                 python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+                 python: str = sys.executable, env: dict[str, str] | None = None,
+                 lease: LeaderLease | None = None, clock: Callable[[], datetime] | None = None) -> None:
         from croniter import croniter
 
         self.jobs: dict[str, JobState] = {}
@@ -67,6 +71,10 @@ class Scheduler:
         self.env = env
         self.stop_event = threading.Event()
         self.lock = threading.Lock()
+        self.lease = lease  # None: no election (a single scheduler, --once)
+        self.clock = clock or (lease.clock if lease is not None else (lambda: datetime.now(UTC)))
+        self.upcoming: dict[str, datetime] = {}
+        self.standby_skips = 0  # due runs left to the leader while this replica stood by
 
     # ---- running ---------------------------------------------------------------------
     def command(self, name: str) -> list[str]:
@@ -120,19 +128,45 @@ class Scheduler:
 
         return {j.name: croniter(j.cron, after).get_next(datetime) for j in self.jobs.values()}
 
-    def loop(self, grace: float = 30.0) -> None:
-        now = datetime.now(UTC)
-        upcoming = self.next_times(now)
-        while not self.stop_event.is_set():
-            self.reap()
-            now = datetime.now(UTC)
-            for name, when in list(upcoming.items()):
-                if when <= now:
+    @property
+    def leading(self) -> bool:
+        return self.lease is None or self.lease.leading
+
+    def tick(self) -> bool:
+        """One scheduling step: reap finished jobs, renew or watch the lease, start what is due.
+
+        Returns whether this replica leads. A standby advances its due times like the leader
+        but starts nothing, so when it takes over it runs what falls due from then on.
+        """
+        self.reap()
+        leading = self.lease.tick() if self.lease is not None else True
+        now = self.clock()
+        if not self.upcoming:
+            self.upcoming = self.next_times(now)
+        for name, when in list(self.upcoming.items()):
+            if when <= now:
+                if leading:
                     self.start(self.jobs[name])
-                    upcoming[name] = self.next_times(now)[name]
-            wait = min((w - now).total_seconds() for w in upcoming.values()) if upcoming else 60.0
-            self.stop_event.wait(max(0.2, min(wait, 5.0)))
-        self.shutdown(grace)
+                else:
+                    self.standby_skips += 1
+                    log.debug("standby: job %s due at %s is the leader's", name, when.isoformat())
+                self.upcoming[name] = self.next_times(now)[name]
+        return leading
+
+    def loop(self, grace: float = 30.0) -> None:
+        self.upcoming = self.next_times(self.clock())
+        try:
+            while not self.stop_event.is_set():
+                self.tick()
+                now = self.clock()
+                wait = min((w - now).total_seconds() for w in self.upcoming.values()) if self.upcoming else 60.0
+                if self.lease is not None:
+                    wait = min(wait, self.lease.renew_interval)
+                self.stop_event.wait(max(0.2, min(wait, 5.0)))
+        finally:
+            self.shutdown(grace)
+            if self.lease is not None:
+                self.lease.release()
 
     def shutdown(self, grace: float) -> None:
         deadline = time.monotonic() + grace
@@ -154,6 +188,19 @@ class Scheduler:
     # ---- metrics -----------------------------------------------------------------------
     def metric_samples(self) -> list[tuple[str, str, str, dict[str, Any], float | None]]:
         out: list[tuple[str, str, str, dict[str, Any], float | None]] = []
+        if self.lease is not None:
+            out.append(("vigil_scheduler_leader", "gauge",
+                        "1 while this replica holds the leader lease and runs the jobs, 0 on standby",
+                        {}, 1.0 if self.lease.leading else 0.0))
+            out.append(("vigil_scheduler_leader_changes_total", "counter",
+                        "Times this replica became the leader", {}, float(self.lease.changes)))
+            out.append(("vigil_scheduler_lease_database_up", "gauge",
+                        "0 when the last lease renewal could not reach the database", {},
+                        0.0 if self.lease.error else 1.0))
+        else:
+            out.append(("vigil_scheduler_leader", "gauge",
+                        "1 while this replica holds the leader lease and runs the jobs, 0 on standby",
+                        {}, 1.0))
         with self.lock:
             for job in self.jobs.values():
                 labels = {"job": job.name}
@@ -212,9 +259,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--at", help="with --once: the time whose due jobs run (ISO-8601)")
     p.add_argument("--jobs", help="comma-separated job names to consider (default: all scheduled)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds to wait for running jobs on stop")
+    p.add_argument("--lease-ttl", type=float,
+                   default=float(os.environ.get("VIGIL_SCHEDULER_LEASE_TTL") or 30.0),
+                   help="seconds without a renewal after which a standby takes over (default 30)")
+    p.add_argument("--lease-name", default="scheduler",
+                   help="lease shared by the replicas that must run each job once (default scheduler)")
     p.add_argument("--module-prefix", default="jobs", help=argparse_suppress())
     args = p.parse_args(argv)
     setup_logging(args.verbose)
+    if args.lease_ttl <= 0:
+        print("error: --lease-ttl must be positive", file=sys.stderr)
+        return EXIT_USAGE
 
     from core.config import load_models_config
     from core.settings import Settings
@@ -246,15 +301,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worst
 
     from core.context import AppContext
+    from core.db import make_engine, migrate
+    from core.lease import LeaderLease
 
     try:
         ctx = AppContext.create(settings)
+        engine = ctx.engine
     except Exception as exc:  # serve the scheduler's own metrics even without a database
-        log.warning("stored results unavailable for /metrics: %s", exc)
+        log.warning("database unavailable at start (%s): standing by until it answers", exc)
         ctx = None
-    server = serve_metrics(scheduler, args.host, args.port, ctx)
-    log.info("scheduler running %d jobs; metrics on http://%s:%d/metrics", len(scheduler.jobs),
-             args.host, server.server_address[1])
+        engine = make_engine(settings.database_url)
+    scheduler.lease = LeaderLease(engine, args.lease_name, ttl=args.lease_ttl,
+                                  prepare=(lambda: migrate(engine)) if ctx is None else None)
+    try:
+        server = serve_metrics(scheduler, args.host, args.port, ctx)
+    except OSError as exc:
+        print(f"error: cannot serve /metrics on {args.host}:{args.port}: {exc.strerror or exc} "
+              "(is another scheduler running on this host? give each its own --port or "
+              "VIGIL_METRICS_PORT)", file=sys.stderr)
+        engine.dispose()
+        return EXIT_USAGE
+    log.info("scheduler %s running %d jobs (lease ttl %.0f s); metrics on http://%s:%d/metrics",
+             scheduler.lease.holder, len(scheduler.jobs), args.lease_ttl, args.host,
+             server.server_address[1])
 
     def _stop(signum: int, _frame: Any) -> None:
         log.info("signal %d: stopping", signum)
