@@ -1,22 +1,37 @@
 """Run the configured jobs on their cron schedules in one long-lived process, serve /metrics.
 
-    python -m jobs.scheduler [--port 9108] [--once [--at ISO-8601]] [--jobs slo,health]
+    python -m jobs.scheduler [--port 9108] [--lease-ttl 30] [--jobs slo,health]
+    python -m jobs.scheduler --once [--at ISO-8601 | --all] [--jobs drift,shap]
 
 Reads ``schedules`` from the models YAML (job name -> cron expression, UTC) and runs each due
-job as a subprocess ``python -m jobs.<name>``. A job never overlaps itself: when it is still
-running at its next due time, that run is skipped (logged). Different jobs may run side by
-side. Every outcome (exit code, duration) is logged and exported.
+job as a subprocess ``python -m jobs.<name>`` with no arguments, which every job reads as "all
+configured models". A job never overlaps itself: when it is still running at its next due
+time, that run is skipped (logged). Different jobs may run side by side. Every outcome (exit
+code, duration) is logged and exported.
+
+Replicas: run as many schedulers against one database as you like; they elect a leader
+through the ``scheduler_lease`` row (core/lease.py) and only the leader starts jobs. The
+others are hot standbys: they keep their due times current and take over when the leader's
+version of the lease has not moved for ``--lease-ttl`` seconds (``VIGIL_SCHEDULER_LEASE_TTL``,
+default 30; a killed or hung leader), or at their next tick after a leader stopped cleanly
+(SIGTERM releases the lease). A job a leader started keeps running if that leader loses the
+lease; each job's own locks guard against the overlap. ``--lease-name`` separates groups of
+schedulers that share a database but not their jobs.
 
 ``/metrics`` (stdlib http.server in a thread, ``--port`` or ``VIGIL_METRICS_PORT``, bind
 ``--host``, default 0.0.0.0) serves the health and SLO gauges from the stored snapshots, the
-last outcome of each job, and the scheduler's own counters. ``/healthz`` answers ``ok``.
+last outcome of each job, ``vigil_scheduler_leader`` (1 on the leader, 0 on a standby) and
+the scheduler's own counters. ``/healthz`` answers ``ok`` on leader and standby alike. A port
+that is already taken (two schedulers on one host) stops the start with one line and exit 2:
+running without /metrics would hide the replica from monitoring.
 
 SIGTERM or SIGINT stops scheduling, waits up to ``--grace`` seconds for running jobs, then
-terminates them, and exits 0.
+terminates them, releases the lease, and exits 0.
 
 ``--once`` runs the jobs due at ``--at`` (default: now, to the minute) one after another and
 exits: 0 when all succeeded, 1 when one failed. ``--jobs`` limits either mode to some jobs;
-with ``--once --all`` every listed job runs whatever its schedule.
+with ``--once --all`` every listed job runs whatever its schedule. ``--once`` is a manual run:
+it takes no part in the election and needs no lease.
 
 Other ways to schedule the same jobs (crontab, Kubernetes CronJobs) are in deploy/.
 """
