@@ -76,6 +76,20 @@ def selected_models(ctx: Any, model: str | None) -> list[str]:
     return list(ctx.models.names)
 
 
+def _unexpected(exc: Exception) -> tuple[int, str]:
+    """(exit code, one line) for an error no service translated; never SQL or parameters."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, DBAPIError):
+        first = (str(exc.orig).strip().splitlines() or [""])[0][:300]
+        what = f"database error: {type(exc.orig).__name__}: {first}"
+        # A lock, timeout or lost connection is the database being unavailable (5), not a bug.
+        return (EXIT_UNAVAILABLE, f"unavailable: {what}") if isinstance(exc, OperationalError) else (
+            EXIT_FAILED, f"error: {what}")
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return EXIT_FAILED, f"error: {type(exc).__name__}: {first}"
+
+
 def run_each(models: Sequence[str], step: Callable[[str], Outcome]) -> int:
     """Run ``step`` for every model, print one line each, return the worst exit code."""
     codes = []
@@ -92,8 +106,8 @@ def run_each(models: Sequence[str], step: Callable[[str], Outcome]) -> int:
                 code = run_main(call)
         except Exception as exc:  # noqa: BLE001 - one model's bug must not stop the others
             log.debug("%s failed", name, exc_info=True)
-            captured.write(f"error: {type(exc).__name__}: {exc}\n")
-            code = EXIT_FAILED
+            code, message = _unexpected(exc)
+            captured.write(message)
         if outcome:
             print(f"{name}: {outcome[0].line}", flush=True)
         else:

@@ -25,13 +25,14 @@ the scheduler's own counters. ``/healthz`` answers ``ok`` on leader and standby 
 that is already taken (two schedulers on one host) stops the start with one line and exit 2:
 running without /metrics would hide the replica from monitoring.
 
-SIGTERM or SIGINT stops scheduling, waits up to ``--grace`` seconds for running jobs, then
-terminates them, releases the lease, and exits 0.
+SIGTERM or SIGINT stops scheduling and releases the lease (a standby takes over at once), waits
+up to ``--grace`` seconds for running jobs, then terminates them, and exits 0.
 
 ``--once`` runs the jobs due at ``--at`` (default: now, to the minute) one after another and
 exits: 0 when all succeeded, 1 when one failed. ``--jobs`` limits either mode to some jobs;
 with ``--once --all`` every listed job runs whatever its schedule. ``--once`` is a manual run:
-it takes no part in the election and needs no lease.
+it takes no part in the election and needs no lease. (A hidden ``--sim-clock`` runs the loop
+on a compressed clock for benchmarks/scheduler_soak.py.)
 
 Other ways to schedule the same jobs (crontab, Kubernetes CronJobs) are in deploy/.
 """
@@ -46,7 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,34 @@ from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, log, parser, run_main, s
 
 if TYPE_CHECKING:
     from core.lease import LeaderLease
+
+
+class ScaledClock:
+    """A compressed clock for soak runs: ``start + speed * (wall time - anchor)``.
+
+    Replicas given the same (start, anchor, speed) agree on the time, as real clocks would.
+    """
+
+    def __init__(self, start: datetime, anchor: float, speed: float) -> None:
+        self.start, self.anchor, self.speed = start, anchor, speed
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(time.time() - self.anchor) * self.speed)
+
+    @classmethod
+    def parse(cls, text: str) -> ScaledClock:
+        """``START,ANCHOR,SPEED``: ISO time, UNIX seconds when it is START, clock seconds per second."""
+        from core.errors import InvalidInput
+        from jobs.slo import parse_at
+
+        try:
+            start, anchor, speed = text.split(",")
+            clock = cls(parse_at(start), float(anchor), float(speed))
+        except ValueError:
+            raise InvalidInput(f"--sim-clock {text!r}: expected START,ANCHOR,SPEED") from None
+        if clock.speed <= 0:
+            raise InvalidInput("--sim-clock: SPEED must be positive")
+        return clock
 
 
 @dataclass
@@ -95,13 +124,14 @@ class Scheduler:
     def command(self, name: str) -> list[str]:
         return [self.python, "-m", f"{self.module_prefix}.{name}"]
 
-    def start(self, job: JobState) -> bool:
+    def start(self, job: JobState, due: datetime | None = None) -> bool:
         with self.lock:
             if job.process is not None and job.process.poll() is None:
                 job.runs["skipped"] += 1
                 log.warning("job %s is still running (pid %s): this run is skipped", job.name, job.process.pid)
                 return False
-            log.info("starting job %s: %s", job.name, " ".join(self.command(job.name)))
+            log.info("starting job %s%s: %s", job.name, f" (due {due.isoformat()})" if due else "",
+                     " ".join(self.command(job.name)))
             job.process = subprocess.Popen(self.command(job.name), env=self.env)
             job.started = time.monotonic()
             return True
@@ -161,7 +191,7 @@ class Scheduler:
         for name, when in list(self.upcoming.items()):
             if when <= now:
                 if leading:
-                    self.start(self.jobs[name])
+                    self.start(self.jobs[name], due=when)
                 else:
                     self.standby_skips += 1
                     log.debug("standby: job %s due at %s is the leader's", name, when.isoformat())
@@ -177,11 +207,14 @@ class Scheduler:
                 wait = min((w - now).total_seconds() for w in self.upcoming.values()) if self.upcoming else 60.0
                 if self.lease is not None:
                     wait = min(wait, self.lease.renew_interval)
-                self.stop_event.wait(max(0.2, min(wait, 5.0)))
+                wait /= getattr(self.clock, "speed", 1.0)  # clock seconds -> real seconds
+                self.stop_event.wait(max(0.05, min(wait, 5.0)))
         finally:
-            self.shutdown(grace)
+            # Hand over first, then drain: a standby takes the schedule at its next tick while
+            # the jobs this replica started finish (each job's own lock guards an overlap).
             if self.lease is not None:
                 self.lease.release()
+            self.shutdown(grace)
 
     def shutdown(self, grace: float) -> None:
         deadline = time.monotonic() + grace
@@ -280,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--lease-name", default="scheduler",
                    help="lease shared by the replicas that must run each job once (default scheduler)")
     p.add_argument("--module-prefix", default="jobs", help=argparse_suppress())
+    p.add_argument("--sim-clock", help=argparse_suppress())  # benchmarks/scheduler_soak.py
     args = p.parse_args(argv)
     setup_logging(args.verbose)
     if args.lease_ttl <= 0:
@@ -299,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: no schedule for {', '.join(unknown)} in {settings.config_file}", file=sys.stderr)
             return EXIT_USAGE
         schedules = {k: v for k, v in schedules.items() if k in wanted}
-    scheduler = Scheduler(schedules, module_prefix=args.module_prefix)
+    clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else None
+    scheduler = Scheduler(schedules, module_prefix=args.module_prefix, clock=clock)
 
     if args.once:
         at = parse_at(args.at)
@@ -326,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("database unavailable at start (%s): standing by until it answers", exc)
         ctx = None
         engine = make_engine(settings.database_url)
-    scheduler.lease = LeaderLease(engine, args.lease_name, ttl=args.lease_ttl,
+    scheduler.lease = LeaderLease(engine, args.lease_name, ttl=args.lease_ttl, clock=scheduler.clock,
                                   prepare=(lambda: migrate(engine)) if ctx is None else None)
     try:
         server = serve_metrics(scheduler, args.host, args.port, ctx)

@@ -172,3 +172,26 @@ def test_one_default_minimum_effect_everywhere() -> None:
     assert Thresholds().min_effect_psi == DEFAULT_MIN_EFFECT_PSI
     args = build_parser().parse_args(["--reference", "r.csv", "--current", "c.csv"])
     assert args.min_effect_ks == DEFAULT_MIN_EFFECT_KS
+
+
+def test_a_database_error_in_one_model_is_one_line_without_sql(cron, monkeypatch, capsys):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    calls, _view = cron
+    fake = sys.modules["monitoring.drift.service"]
+    healthy = fake.run_drift_check
+
+    def locked(ctx, actor, model, *, window="1d", at=None):
+        if model == "diabetes":
+            raise OperationalError("UPDATE job_runs SET status=? WHERE id = ?", ("success", 4),
+                                   sqlite3.OperationalError("database is locked"))
+        return healthy(ctx, actor, model, window=window, at=at)
+
+    monkeypatch.setattr(fake, "run_drift_check", locked)
+    assert job.main([]) == 5
+    err = capsys.readouterr().err
+    assert "diabetes: unavailable: database error: OperationalError: database is locked (exit 5)" in err
+    assert "UPDATE" not in err and "job_runs" not in err
+    assert [c[2] for c in calls] == ["breast-cancer", "m"]
