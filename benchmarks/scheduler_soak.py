@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=60.0, help="simulated minutes (default 60)")
     p.add_argument("--speed", type=float, default=6.0, help="simulated seconds per real second (default 6)")
-    p.add_argument("--lease-ttl", type=float, default=60.0, help="lease ttl in simulated seconds (default 60)")
+    p.add_argument("--lease-ttl", type=float, default=60.0,
+                   help="lease ttl in simulated seconds (default 60)")
     p.add_argument("--postgres", action="store_true", help="share a fresh PostgreSQL schema, not SQLite")
     p.add_argument("--handover", action="store_true", help="SIGTERM the leader halfway, then restart it")
     p.add_argument("--keep", type=Path, help="keep the data and logs here")
@@ -215,8 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(f"| {job} | {schedules[job]} | {len(dues)} | {sum(got.values())} | {duplicates} | "
                         f"{len(missing)} | {sum(exits[job].values())} | {nonzero} | {skipped[job]} | "
                         f"{median:.1f} | {', '.join(f'{k} {v}' for k, v in sorted(by.items()))} |")
-            if duplicates or missing or extra or nonzero or skipped[job] or sum(exits[job].values()) != len(dues):
-                problems.append(f"{job}: duplicates {duplicates}, missing {len(missing)}, extra {len(extra)}, "
+            finished = sum(exits[job].values())
+            if duplicates or missing or extra or nonzero or skipped[job] or finished != len(dues):
+                problems.append(f"{job}: duplicates {duplicates}, missing {len(missing)}, "
+                                f"extra {len(extra)}, "
                                 f"non-zero exits {nonzero} {dict(exits[job])}, skipped {skipped[job]}")
         if any(codes):
             problems.append(f"scheduler exit codes {codes}")
@@ -228,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"`python -m benchmarks.scheduler_soak --minutes {args.minutes:g} --speed {args.speed:g}"
             f"{' --postgres' if args.postgres else ''}{' --handover' if args.handover else ''}`: "
-            f"{args.minutes:g} simulated minutes ({sim_start:%H:%M}-{sim_end:%H:%M} UTC, so the 03:00 SHAP job "
-            f"is inside) in {wall_s / 60:.1f} real minutes on {backend}; jobs run for real on the data set of "
+            f"{args.minutes:g} simulated minutes ({sim_start:%H:%M}-{sim_end:%H:%M} UTC, so the 03:00 "
+            f"SHAP job is inside) in {wall_s / 60:.1f} real minutes on {backend}; jobs run for real on the "
+            "data set of "
             f"tests/integration/schedule_data.py (2 models, 300 rows each; built in {setup_s:.0f} s). "
             f"Lease ttl {args.lease_ttl:g} simulated s. Machine: {_machine()}",
             "",

@@ -45,7 +45,6 @@ from core.tables import SchedulerLease
 log = logging.getLogger("vigil.lease")
 
 Clock = Callable[[], datetime]
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_clock() -> datetime:

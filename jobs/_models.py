@@ -61,7 +61,8 @@ def worst(codes: Iterable[int]) -> int:
     return min(found, key=lambda c: rank[c], default=EXIT_OK)
 
 
-def add_model_selection(p: argparse.ArgumentParser, *, help_model: str = "only this configured model") -> None:
+def add_model_selection(p: argparse.ArgumentParser, *,
+                        help_model: str = "only this configured model") -> None:
     """``--model NAME`` or ``--all`` (the default: every configured model)."""
     which = p.add_mutually_exclusive_group()
     which.add_argument("--model", help=help_model)

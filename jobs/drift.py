@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     file_mode = args.reference is not None or args.current is not None
     if file_mode and (args.model or args.all_models):
-        return _usage(p, "use either --reference/--current (file mode) or --model/--all (cron mode), not both")
+        return _usage(p, "use either --reference/--current (file mode) or --model/--all (cron mode), "
+                         "not both")
     if file_mode:
         if args.reference is None or args.current is None:
             return _usage(p, "file mode needs both --reference and --current")

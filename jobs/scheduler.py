@@ -204,7 +204,8 @@ class Scheduler:
             while not self.stop_event.is_set():
                 self.tick()
                 now = self.clock()
-                wait = min((w - now).total_seconds() for w in self.upcoming.values()) if self.upcoming else 60.0
+                waits = [(w - now).total_seconds() for w in self.upcoming.values()]
+                wait = min(waits) if waits else 60.0
                 if self.lease is not None:
                     wait = min(wait, self.lease.renew_interval)
                 wait /= getattr(self.clock, "speed", 1.0)  # clock seconds -> real seconds

@@ -90,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_each(names, explain)
 
 
-def _explain_versions(ctx, actor, registry, args, model: str, versions: list[str | None]) -> str:  # type: ignore[no-untyped-def]
+def _explain_versions(  # type: ignore[no-untyped-def]
+    ctx, actor, registry, args, model: str, versions: list[str | None]
+) -> str:
     from core.runs import record_run
     from monitoring.explain import service
 

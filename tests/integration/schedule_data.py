@@ -52,7 +52,8 @@ def _records(model: str, version: str, now: datetime, n: int, seed: int) -> list
     for i in range(n):
         features: dict[str, object] = {name: float(rows[i, j]) for j, name in enumerate(data.numeric)}
         features.update({c: str(values[i]) for c, values in cats.items()})
-        prediction: object = int(rng.integers(0, 2)) if data.task == "classification" else float(rng.normal(150, 50))
+        prediction: object = (int(rng.integers(0, 2)) if data.task == "classification"
+                              else float(rng.normal(150, 50)))
         lines.append(json.dumps({
             "timestamp": (now - timedelta(hours=6) + timedelta(seconds=i * 6 * 3600 / n)).isoformat(),
             "model": model,
@@ -89,7 +90,8 @@ def prepare(data_dir: Path, database_url: str | None = None, *, rows: int = 300)
     try:
         with session_scope(ctx.engine) as session:
             insert_user(session, "scheduler", None, is_service=True)
-            insert_grant(session, "scheduler", "operator", "*", granted_by="test", reason="schedule test data")
+            insert_grant(session, "scheduler", "operator", "*", granted_by="test",
+                         reason="schedule test data")
         client = client_for(ctx.settings)
         registry = ModelRegistry(ctx.settings.mlflow_tracking_uri)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -102,7 +104,8 @@ def prepare(data_dir: Path, database_url: str | None = None, *, rows: int = 300)
             registry.set_alias(spec.registered_model, CHAMPION, version)
             logs = data_dir / spec.logs
             logs.mkdir(parents=True, exist_ok=True)
-            (logs / f"{now:%Y-%m-%d}.jsonl").write_text("\n".join(_records(spec.name, version, now, rows, k)) + "\n")
+            lines = _records(spec.name, version, now, rows, k)
+            (logs / f"{now:%Y-%m-%d}.jsonl").write_text("\n".join(lines) + "\n")
             result = ingest_model(ctx, Actor("scheduler", "job"), spec.name)
             assert result.rows_stored == rows, result
     finally:

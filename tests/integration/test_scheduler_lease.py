@@ -211,8 +211,9 @@ def test_second_scheduler_on_a_taken_port_says_so_in_one_line(tmp_path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "jobs.scheduler", "--host", "127.0.0.1", "--port", str(port)],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run([sys.executable, "-m", "jobs.scheduler", "--host", "127.0.0.1",
+                               "--port", str(port)], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]

@@ -91,7 +91,8 @@ def test_every_configured_schedule_runs_green(shipped_env) -> None:
         assert re.search(rf"^{model}: 1 SHAP report \(v1 report \d+\)", done.stdout, re.M), _no_failure(done)
 
 
-@pytest.mark.parametrize(("schedule", "argv"), crontab_commands(), ids=lambda v: v if isinstance(v, str) else _job(v))
+@pytest.mark.parametrize(("schedule", "argv"), crontab_commands(),
+                         ids=lambda v: v if isinstance(v, str) else _job(v))
 def test_every_crontab_line_runs_green(shipped_env, schedule: str, argv: list[str]) -> None:
     root, env = shipped_env
     # Same arguments; absolute paths outside the checkout (node-exporter's textfile directory)

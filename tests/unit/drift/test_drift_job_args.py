@@ -140,7 +140,8 @@ def test_window_without_rows_is_no_data(cron, capsys):
     ["--reference", "r.csv"], ["--all", "--reference", "r", "--current", "c"],
  ["--model", "m", "--reference", "r", "--current", "c"],
     ["--model", "m", "--at", "yesterday"], ["--model", "m", "--detector", "alibi-ks"],
-    ["--reference", "r", "--current", "c", "--bins", "1"], ["--reference", "r", "--current", "c", "--alpha", "2"],
+    ["--reference", "r", "--current", "c", "--bins", "1"],
+    ["--reference", "r", "--current", "c", "--alpha", "2"],
 ])
 def test_usage_errors_exit_2(argv, capsys):
     assert job.main(argv) == 2
