@@ -109,11 +109,15 @@ def run_each(models: Sequence[str], step: Callable[[str], Outcome]) -> int:
             log.debug("%s failed", name, exc_info=True)
             code, message = _unexpected(exc)
             captured.write(message)
+        lines = [line for line in captured.getvalue().splitlines() if line.strip()]
+        if not outcome:  # the last line is the error; anything before it (warnings) passes through
+            message = lines.pop() if lines else "failed"
+        for line in lines:
+            print(line, file=sys.stderr)
         if outcome:
             print(f"{name}: {outcome[0].line}", flush=True)
         else:
-            message = " ".join(captured.getvalue().split()) or "failed"
-            print(f"{name}: {message} (exit {code})", file=sys.stderr, flush=True)
+            print(f"{name}: {message.strip()} (exit {code})", file=sys.stderr, flush=True)
         codes.append(code)
         if code == 130:  # interrupted: stop, do not start the next model
             return code

@@ -196,3 +196,23 @@ def test_a_database_error_in_one_model_is_one_line_without_sql(cron, monkeypatch
     assert "diabetes: unavailable: database error: OperationalError: database is locked (exit 5)" in err
     assert "UPDATE" not in err and "job_runs" not in err
     assert [c[2] for c in calls] == ["breast-cancer", "m"]
+
+
+def test_warnings_a_model_prints_are_passed_through_not_swallowed(cron, monkeypatch, capsys):
+    from core.errors import ServiceUnavailable
+
+    _calls, _view = cron
+    fake = sys.modules["monitoring.drift.service"]
+    healthy = fake.run_drift_check
+
+    def noisy(ctx, actor, model, *, window="1d", at=None):
+        print(f"warning from {model}'s library", file=sys.stderr)
+        if model == "diabetes":
+            raise ServiceUnavailable("registry down")
+        return healthy(ctx, actor, model, window=window, at=at)
+
+    monkeypatch.setattr(fake, "run_drift_check", noisy)
+    assert job.main([]) == 5
+    err = capsys.readouterr().err.splitlines()
+    assert "warning from breast-cancer's library" in err and "warning from diabetes's library" in err
+    assert "diabetes: unavailable: registry down (exit 5)" in err
