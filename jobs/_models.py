@@ -11,6 +11,9 @@ worst code, ranked from worst to best::
     2 usage/configuration > 4 permission denied > 1 failure > 5 dependency unavailable
       > 3 drift found (--fail-on-drift) > 0 ok
 
+An error no service translated is one line too, never SQL: a database ``OperationalError``
+(locked, timed out, connection lost) counts as 5, anything else as 1.
+
 A model with no data yet (nothing ingested, no champion to explain) is a step outcome, not an
 error: its line says ``no data`` and why, and it counts as 0 unless the job is a gate
 (``jobs.drift --fail-on-drift``), where no data cannot pass and counts as 1.
