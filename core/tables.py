@@ -1,4 +1,4 @@
-"""Tables owned by core: the record of every job run."""
+"""Tables owned by core: the record of every job run, the schedulers' leader lease."""
 
 from __future__ import annotations
 
@@ -30,3 +30,19 @@ class JobRun(Base):
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # boot id / PID namespace / start time in clock ticks: tells a live process from a reused pid
     process_token: Mapped[str | None] = mapped_column(String(160), nullable=True)
+
+
+class SchedulerLease(Base):
+    """The leader lease of replicated schedulers (core/lease.py): one row per lease name.
+
+    ``version`` grows with every acquire and renewal; each change is a compare-and-set on it.
+    """
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255), default="")  # host:pid:uuid, "" when released
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

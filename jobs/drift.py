@@ -7,8 +7,13 @@ File mode (no configuration, database or MLflow; for CI gates and ad-hoc checks)
     Prints one JSON object (or a table) to stdout. --detector alibi-ks|alibi-mmd runs
     alibi-detect in its own environment (.venv-alibi, see requirements-alibi.txt; BSL licence).
 
-Cron mode (stored run, Evidently report):
-    python -m jobs.drift --model NAME [--window 1h|6h|1d] [--at ISO-8601] [--fail-on-drift]
+Cron mode (stored run, Evidently report), what cron and the scheduler start:
+    python -m jobs.drift [--model NAME | --all] [--window 1h|6h|1d] [--at ISO-8601] [--fail-on-drift]
+    Without --reference/--current and without --model (or with --all) every configured model
+    is checked; one line per model. A model that fails does not stop the others; the job
+    exits with the worst code (see jobs/_models.py). A model with nothing ingested yet, or
+    whose window holds no rows, prints "no data (...)": exit 0, but 1 with --fail-on-drift
+    (no data must never pass a drift gate).
 
 Exit codes: 0 done (also when drift was found), 3 drift found with --fail-on-drift,
 2 usage or bad input, 1 failure, 5 a dependency (e.g. the alibi environment) is unavailable.
@@ -54,7 +59,10 @@ def build_parser():
     f.add_argument("--detector", choices=("ks", "alibi-ks", "alibi-mmd"), default="ks",
                    help="ks (built in); alibi-ks / alibi-mmd run alibi-detect in .venv-alibi")
     c = p.add_argument_group("cron mode")
-    c.add_argument("--model", help="configured model name")
+    which = c.add_mutually_exclusive_group()
+    which.add_argument("--model", help="only this configured model (default: every configured model)")
+    which.add_argument("--all", dest="all_models", action="store_true",
+                       help="every configured model (the default in cron mode)")
     c.add_argument("--window", choices=WINDOWS, default="1d")
     c.add_argument("--at", help="end of the window, ISO-8601 (default: now)")
     c.add_argument("--fail-on-drift", action="store_true",
@@ -73,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     setup_logging(args.verbose)
     file_mode = args.reference is not None or args.current is not None
-    if file_mode and args.model:
-        return _usage(p, "use either --reference/--current (file mode) or --model (cron mode), not both")
+    if file_mode and (args.model or args.all_models):
+        return _usage(p, "use either --reference/--current (file mode) or --model/--all (cron mode), "
+                         "not both")
     if file_mode:
         if args.reference is None or args.current is None:
             return _usage(p, "file mode needs both --reference and --current")
@@ -85,8 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.exact_cap is not None and args.exact_cap < 1:
             return _usage(p, "--exact-cap must be positive")
         return _file_mode(args)
-    if not args.model:
-        return _usage(p, "give --model NAME (cron mode) or --reference and --current (file mode)")
     if args.detector != "ks":
         return _usage(p, "--detector applies to file mode only")
     return _cron_mode(args, p)
@@ -127,18 +134,35 @@ def _cron_mode(args, p) -> int:
             return _usage(p, f"--at {args.at!r} is not an ISO-8601 timestamp")
     from jobs._identity import cli_actor
     from core.context import AppContext
+    from jobs._models import Outcome, no_data, run_each, selected_models
     from monitoring.drift.service import run_drift_check
+    from monitoring.logs.store import latest_timestamp
 
     ctx = AppContext.create()
     actor = cli_actor(ctx)
-    view = run_drift_check(ctx, actor, args.model, window=args.window, at=at)
-    drifted = getattr(view, "drifted_features", 0)
-    n_drifted = drifted if isinstance(drifted, int) else len(drifted or [])
-    share = getattr(view, "share_drifted", None)
-    share_txt = f" ({share:.0%} of features)" if isinstance(share, float) else ""
-    print(f"drift {args.model} window {args.window} ending {getattr(view, 'window_end', at)}: "
-          f"{n_drifted} drifted{share_txt}, max severity {getattr(view, 'max_severity', 'none')}")
-    return EXIT_DRIFT if n_drifted and args.fail_on_drift else EXIT_OK
+    gate = bool(args.fail_on_drift)
+
+    def check(model: str) -> Outcome:
+        if latest_timestamp(ctx.settings, model) is None:
+            return no_data("nothing ingested yet", gate=gate)
+        view = run_drift_check(ctx, actor, model, window=args.window, at=at)
+        end = getattr(view, "window_end", at)
+        status = getattr(view, "status", "ok")
+        if status == "no_data":
+            return no_data(f"no rows in the {args.window} window ending {end}", gate=gate)
+        drifted = getattr(view, "drifted_features", 0)
+        n_drifted = drifted if isinstance(drifted, int) else len(drifted or [])
+        share = getattr(view, "share_drifted", None)
+        share_txt = f" ({share:.0%} of features)" if isinstance(share, float) else ""
+        line = (f"drift window {args.window} ending {end}: {n_drifted} drifted{share_txt}, "
+                f"max severity {getattr(view, 'max_severity', 'none')}")
+        if status == "quality_failed":  # a feature without usable values cannot pass a gate
+            failing = (getattr(view, "quality", None) or {}).get("data_quality_failures") or []
+            line += f"; DATA QUALITY FAILED: no usable values in {', '.join(map(str, failing)) or 'a feature'}"
+            return Outcome(EXIT_DRIFT if gate else EXIT_OK, line)
+        return Outcome(EXIT_DRIFT if n_drifted and gate else EXIT_OK, line)
+
+    return run_each(selected_models(ctx, args.model), check)
 
 
 if __name__ == "__main__":

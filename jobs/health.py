@@ -1,6 +1,10 @@
 """Compute each model's health score, store it, export it as Prometheus metrics, notify on change.
 
-    python -m jobs.health [--model NAME] [--at ISO-8601] [--textfile PATH] [--no-notify]
+    python -m jobs.health [--model NAME | --all] [--at ISO-8601] [--textfile PATH] [--no-notify]
+
+Every configured model by default (as cron and the scheduler start it) or with --all; one
+line per model. A model that fails does not stop the others; the job exits with the worst
+code (see jobs/_models.py); the textfile is still written for the models that succeeded.
 
 Stores one health snapshot per model (Overview and SLO page read them), writes the metrics
 textfile for node-exporter (``--textfile``, or ``VIGIL_HEALTH_TEXTFILE``; name it ``*.prom``)
@@ -21,7 +25,9 @@ from jobs._cli import EXIT_OK, log, parser, run_main, setup_logging
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser("health", __doc__ or "")
-    p.add_argument("--model", help="only this model (default: every configured model)")
+    from jobs._models import add_model_selection
+
+    add_model_selection(p, help_model="only this model (default: every configured model)")
     p.add_argument("--at", help="evaluation time, ISO-8601 (default: now)")
     p.add_argument("--textfile", default=os.environ.get("VIGIL_HEALTH_TEXTFILE"),
                    help="write Prometheus metrics here for node-exporter's textfile collector")
@@ -34,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from jobs._identity import cli_actor
     from core.context import AppContext
+    from jobs._models import Outcome, run_each, selected_models
     from jobs.slo import parse_at
     from monitoring.health.exporter import current_metrics, write_textfile
     from monitoring.health.service import run_health_check
@@ -41,21 +48,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = AppContext.create()
     actor = cli_actor(ctx, args.as_user)
     at = parse_at(args.at) if args.at else None
-    models = [ctx.models.get(args.model).name] if args.model else ctx.models.names
-    for model in models:
+
+    def check(model: str) -> Outcome:
         view, outcome = run_health_check(ctx, actor, model, at=at, notify=not args.no_notify)
         score = "no data" if view.score is None else f"{view.score:.1f}"
-        line = f"{model}: score {score} ({view.level})"
+        line = f"score {score} ({view.level})"
         if outcome is not None and outcome.changed:
             line += f"; level changed from {outcome.previous or 'unknown'}"
             line += ", notified" if outcome.sent else f", not notified ({outcome.error})"
-        print(line)
         for reason in view.reasons()[:3]:
-            print(f"  - {reason}")
+            line += f"\n  - {reason}"
+        return Outcome(EXIT_OK, line)
+
+    code = run_each(selected_models(ctx, args.model), check)
     if args.textfile:
         path = write_textfile(args.textfile, current_metrics(ctx))
         log.info("metrics written to %s", path)
-    return EXIT_OK
+    return code
 
 
 if __name__ == "__main__":

@@ -1,22 +1,38 @@
 """Run the configured jobs on their cron schedules in one long-lived process, serve /metrics.
 
-    python -m jobs.scheduler [--port 9108] [--once [--at ISO-8601]] [--jobs slo,health]
+    python -m jobs.scheduler [--port 9108] [--lease-ttl 30] [--jobs slo,health]
+    python -m jobs.scheduler --once [--at ISO-8601 | --all] [--jobs drift,shap]
 
 Reads ``schedules`` from the models YAML (job name -> cron expression, UTC) and runs each due
-job as a subprocess ``python -m jobs.<name>``. A job never overlaps itself: when it is still
-running at its next due time, that run is skipped (logged). Different jobs may run side by
-side. Every outcome (exit code, duration) is logged and exported.
+job as a subprocess ``python -m jobs.<name>`` with no arguments, which every job reads as "all
+configured models". A job never overlaps itself: when it is still running at its next due
+time, that run is skipped (logged). Different jobs may run side by side. Every outcome (exit
+code, duration) is logged and exported.
+
+Replicas: run as many schedulers against one database as you like; they elect a leader
+through the ``scheduler_lease`` row (core/lease.py) and only the leader starts jobs. The
+others are hot standbys: they keep their due times current and take over when the leader's
+version of the lease has not moved for ``--lease-ttl`` seconds (``VIGIL_SCHEDULER_LEASE_TTL``,
+default 30; a killed or hung leader), or at their next tick after a leader stopped cleanly
+(SIGTERM releases the lease). A job a leader started keeps running if that leader loses the
+lease; each job's own locks guard against the overlap. ``--lease-name`` separates groups of
+schedulers that share a database but not their jobs.
 
 ``/metrics`` (stdlib http.server in a thread, ``--port`` or ``VIGIL_METRICS_PORT``, bind
 ``--host``, default 0.0.0.0) serves the health and SLO gauges from the stored snapshots, the
-last outcome of each job, and the scheduler's own counters. ``/healthz`` answers ``ok``.
+last outcome of each job, ``vigil_scheduler_leader`` (1 on the leader, 0 on a standby) and
+the scheduler's own counters. ``/healthz`` answers ``ok`` on leader and standby alike. A port
+that is already taken (two schedulers on one host) stops the start with one line and exit 2:
+running without /metrics would hide the replica from monitoring.
 
-SIGTERM or SIGINT stops scheduling, waits up to ``--grace`` seconds for running jobs, then
-terminates them, and exits 0.
+SIGTERM or SIGINT stops scheduling and releases the lease (a standby takes over at once), waits
+up to ``--grace`` seconds for running jobs, then terminates them, and exits 0.
 
 ``--once`` runs the jobs due at ``--at`` (default: now, to the minute) one after another and
 exits: 0 when all succeeded, 1 when one failed. ``--jobs`` limits either mode to some jobs;
-with ``--once --all`` every listed job runs whatever its schedule.
+with ``--once --all`` every listed job runs whatever its schedule. ``--once`` is a manual run:
+it takes no part in the election and needs no lease. (A hidden ``--sim-clock`` runs the loop
+on a compressed clock for benchmarks/scheduler_soak.py.)
 
 Other ways to schedule the same jobs (crontab, Kubernetes CronJobs) are in deploy/.
 """
@@ -29,13 +45,44 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, log, parser, run_main, setup_logging
+
+if TYPE_CHECKING:
+    from core.lease import LeaderLease
+
+
+class ScaledClock:
+    """A compressed clock for soak runs: ``start + speed * (wall time - anchor)``.
+
+    Replicas given the same (start, anchor, speed) agree on the time, as real clocks would.
+    """
+
+    def __init__(self, start: datetime, anchor: float, speed: float) -> None:
+        self.start, self.anchor, self.speed = start, anchor, speed
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(time.time() - self.anchor) * self.speed)
+
+    @classmethod
+    def parse(cls, text: str) -> ScaledClock:
+        """``START,ANCHOR,SPEED``: ISO time, UNIX seconds when it is START, clock seconds per second."""
+        from core.errors import InvalidInput
+        from jobs.slo import parse_at
+
+        try:
+            start, anchor, speed = text.split(",")
+            clock = cls(parse_at(start), float(anchor), float(speed))
+        except ValueError:
+            raise InvalidInput(f"--sim-clock {text!r}: expected START,ANCHOR,SPEED") from None
+        if clock.speed <= 0:
+            raise InvalidInput("--sim-clock: SPEED must be positive")
+        return clock
 
 
 @dataclass
@@ -52,7 +99,8 @@ class JobState:
 
 class Scheduler:
     def __init__(self, schedules: dict[str, str], *, module_prefix: str = "jobs",
-                 python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+                 python: str = sys.executable, env: dict[str, str] | None = None,
+                 lease: LeaderLease | None = None, clock: Callable[[], datetime] | None = None) -> None:
         from croniter import croniter
 
         self.jobs: dict[str, JobState] = {}
@@ -67,18 +115,23 @@ class Scheduler:
         self.env = env
         self.stop_event = threading.Event()
         self.lock = threading.Lock()
+        self.lease = lease  # None: no election (a single scheduler, --once)
+        self.clock = clock or (lease.clock if lease is not None else (lambda: datetime.now(UTC)))
+        self.upcoming: dict[str, datetime] = {}
+        self.standby_skips = 0  # due runs left to the leader while this replica stood by
 
     # ---- running ---------------------------------------------------------------------
     def command(self, name: str) -> list[str]:
         return [self.python, "-m", f"{self.module_prefix}.{name}"]
 
-    def start(self, job: JobState) -> bool:
+    def start(self, job: JobState, due: datetime | None = None) -> bool:
         with self.lock:
             if job.process is not None and job.process.poll() is None:
                 job.runs["skipped"] += 1
                 log.warning("job %s is still running (pid %s): this run is skipped", job.name, job.process.pid)
                 return False
-            log.info("starting job %s: %s", job.name, " ".join(self.command(job.name)))
+            log.info("starting job %s%s: %s", job.name, f" (due {due.isoformat()})" if due else "",
+                     " ".join(self.command(job.name)))
             job.process = subprocess.Popen(self.command(job.name), env=self.env)
             job.started = time.monotonic()
             return True
@@ -120,19 +173,49 @@ class Scheduler:
 
         return {j.name: croniter(j.cron, after).get_next(datetime) for j in self.jobs.values()}
 
+    @property
+    def leading(self) -> bool:
+        return self.lease is None or self.lease.leading
+
+    def tick(self) -> bool:
+        """One scheduling step: reap finished jobs, renew or watch the lease, start what is due.
+
+        Returns whether this replica leads. A standby advances its due times like the leader
+        but starts nothing, so when it takes over it runs what falls due from then on.
+        """
+        self.reap()
+        leading = self.lease.tick() if self.lease is not None else True
+        now = self.clock()
+        if not self.upcoming:
+            self.upcoming = self.next_times(now)
+        for name, when in list(self.upcoming.items()):
+            if when <= now:
+                if leading:
+                    self.start(self.jobs[name], due=when)
+                else:
+                    self.standby_skips += 1
+                    log.debug("standby: job %s due at %s is the leader's", name, when.isoformat())
+                self.upcoming[name] = self.next_times(now)[name]
+        return leading
+
     def loop(self, grace: float = 30.0) -> None:
-        now = datetime.now(UTC)
-        upcoming = self.next_times(now)
-        while not self.stop_event.is_set():
-            self.reap()
-            now = datetime.now(UTC)
-            for name, when in list(upcoming.items()):
-                if when <= now:
-                    self.start(self.jobs[name])
-                    upcoming[name] = self.next_times(now)[name]
-            wait = min((w - now).total_seconds() for w in upcoming.values()) if upcoming else 60.0
-            self.stop_event.wait(max(0.2, min(wait, 5.0)))
-        self.shutdown(grace)
+        self.upcoming = self.next_times(self.clock())
+        try:
+            while not self.stop_event.is_set():
+                self.tick()
+                now = self.clock()
+                waits = [(w - now).total_seconds() for w in self.upcoming.values()]
+                wait = min(waits) if waits else 60.0
+                if self.lease is not None:
+                    wait = min(wait, self.lease.renew_interval)
+                wait /= getattr(self.clock, "speed", 1.0)  # clock seconds -> real seconds
+                self.stop_event.wait(max(0.05, min(wait, 5.0)))
+        finally:
+            # Hand over first, then drain: a standby takes the schedule at its next tick while
+            # the jobs this replica started finish (each job's own lock guards an overlap).
+            if self.lease is not None:
+                self.lease.release()
+            self.shutdown(grace)
 
     def shutdown(self, grace: float) -> None:
         deadline = time.monotonic() + grace
@@ -154,6 +237,19 @@ class Scheduler:
     # ---- metrics -----------------------------------------------------------------------
     def metric_samples(self) -> list[tuple[str, str, str, dict[str, Any], float | None]]:
         out: list[tuple[str, str, str, dict[str, Any], float | None]] = []
+        if self.lease is not None:
+            out.append(("vigil_scheduler_leader", "gauge",
+                        "1 while this replica holds the leader lease and runs the jobs, 0 on standby",
+                        {}, 1.0 if self.lease.leading else 0.0))
+            out.append(("vigil_scheduler_leader_changes_total", "counter",
+                        "Times this replica became the leader", {}, float(self.lease.changes)))
+            out.append(("vigil_scheduler_lease_database_up", "gauge",
+                        "0 when the last lease renewal could not reach the database", {},
+                        0.0 if self.lease.error else 1.0))
+        else:
+            out.append(("vigil_scheduler_leader", "gauge",
+                        "1 while this replica holds the leader lease and runs the jobs, 0 on standby",
+                        {}, 1.0))
         with self.lock:
             for job in self.jobs.values():
                 labels = {"job": job.name}
@@ -212,9 +308,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--at", help="with --once: the time whose due jobs run (ISO-8601)")
     p.add_argument("--jobs", help="comma-separated job names to consider (default: all scheduled)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds to wait for running jobs on stop")
+    p.add_argument("--lease-ttl", type=float,
+                   default=float(os.environ.get("VIGIL_SCHEDULER_LEASE_TTL") or 30.0),
+                   help="seconds without a renewal after which a standby takes over (default 30)")
+    p.add_argument("--lease-name", default="scheduler",
+                   help="lease shared by the replicas that must run each job once (default scheduler)")
     p.add_argument("--module-prefix", default="jobs", help=argparse_suppress())
+    p.add_argument("--sim-clock", help=argparse_suppress())  # benchmarks/scheduler_soak.py
     args = p.parse_args(argv)
     setup_logging(args.verbose)
+    if args.lease_ttl <= 0:
+        print("error: --lease-ttl must be positive", file=sys.stderr)
+        return EXIT_USAGE
 
     from core.config import load_models_config
     from core.settings import Settings
@@ -230,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: no schedule for {', '.join(unknown)} in {settings.config_file}", file=sys.stderr)
             return EXIT_USAGE
         schedules = {k: v for k, v in schedules.items() if k in wanted}
-    scheduler = Scheduler(schedules, module_prefix=args.module_prefix, env=job_environment())
+    clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else None
+    scheduler = Scheduler(schedules, module_prefix=args.module_prefix, env=job_environment(), clock=clock)
 
     if args.once:
         at = parse_at(args.at)
@@ -247,15 +353,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worst
 
     from core.context import AppContext
+    from core.db import make_engine, migrate
+    from core.lease import LeaderLease
 
     try:
         ctx = AppContext.create(settings)
+        engine = ctx.engine
     except Exception as exc:  # serve the scheduler's own metrics even without a database
-        log.warning("stored results unavailable for /metrics: %s", exc)
+        log.warning("database unavailable at start (%s): standing by until it answers", exc)
         ctx = None
-    server = serve_metrics(scheduler, args.host, args.port, ctx)
-    log.info("scheduler running %d jobs; metrics on http://%s:%d/metrics", len(scheduler.jobs),
-             args.host, server.server_address[1])
+        engine = make_engine(settings.database_url)
+    scheduler.lease = LeaderLease(engine, args.lease_name, ttl=args.lease_ttl, clock=scheduler.clock,
+                                  prepare=(lambda: migrate(engine)) if ctx is None else None)
+    try:
+        server = serve_metrics(scheduler, args.host, args.port, ctx)
+    except OSError as exc:
+        print(f"error: cannot serve /metrics on {args.host}:{args.port}: {exc.strerror or exc} "
+              "(is another scheduler running on this host? give each its own --port or "
+              "VIGIL_METRICS_PORT)", file=sys.stderr)
+        engine.dispose()
+        return EXIT_USAGE
+    log.info("scheduler %s running %d jobs (lease ttl %.0f s); metrics on http://%s:%d/metrics",
+             scheduler.lease.holder, len(scheduler.jobs), args.lease_ttl, args.host,
+             server.server_address[1])
 
     def _stop(signum: int, _frame: Any) -> None:
         log.info("signal %d: stopping", signum)

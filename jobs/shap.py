@@ -3,6 +3,14 @@
     python -m jobs.shap --model breast-cancer                 # the champion, last day
     python -m jobs.shap --model diabetes --version 2 --window 12h
     python -m jobs.shap --model breast-cancer --all-versions  # every registered version
+    python -m jobs.shap                                       # every configured model's champion
+                                                              # (as cron starts it; or --all)
+
+Without --model (or with --all) every configured model is explained, one line per model; a
+model that fails does not stop the others and the job exits with the worst code (see
+jobs/_models.py). A model that has no registered model or no champion yet prints
+"no data (...)" and counts as success: there is nothing to explain until a version is
+promoted. --version needs --model.
 
 Acts as the job user (VIGIL_JOB_USER, needs shap.run), or as the person whose API token is in
 VIGIL_TOKEN (--as USER alone only in demo mode). Exit codes:
@@ -15,12 +23,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from jobs._cli import EXIT_OK, log, parser, run_main, setup_logging
+from jobs._cli import EXIT_OK, EXIT_USAGE, log, parser, run_main, setup_logging
 
 
 def build_parser():  # type: ignore[no-untyped-def]
     p = parser("shap", __doc__ or "")
-    p.add_argument("--model", required=True, help="monitored model name as configured")
+    from jobs._models import add_model_selection
+
+    add_model_selection(p, help_model="monitored model name as configured (default: every model)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--version", help="registered version to explain (default: the champion)")
     which.add_argument("--all-versions", action="store_true", help="explain every registered version")
@@ -43,29 +53,59 @@ def build_parser():  # type: ignore[no-untyped-def]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    p = build_parser()
+    args = p.parse_args(argv)
     setup_logging(args.verbose)
+    if args.version and not args.model:
+        p.print_usage(sys.stderr)
+        print(f"{p.prog}: error: --version needs --model", file=sys.stderr)
+        return EXIT_USAGE
 
     import core  # noqa: F401  (telemetry off before mlflow is imported)
     from jobs._identity import cli_actor
     from core.context import AppContext
-    from core.runs import record_run
+    from core.errors import NotFound
+    from jobs._models import Outcome, no_data, run_each, selected_models
     from monitoring.explain import service
 
     ctx = AppContext.create()
-    spec = ctx.models.get(args.model)
+    names = selected_models(ctx, args.model)
     actor = cli_actor(ctx, args.as_user)
     registry = service.registry_for(ctx)
-    with record_run(ctx.engine, "shap", model=args.model, actor=actor.username) as run:
+
+    def explain(model: str) -> Outcome:
+        spec = ctx.models.get(model)
         versions: list[str | None] = [args.version]
         if args.all_versions:
             versions = [str(v.version) for v in registry.list_versions(spec.registered_model)]
+        elif args.version is None:
+            try:
+                champion = registry.champion(spec.registered_model)
+            except NotFound:
+                return no_data(f"{spec.registered_model} is not in the model registry yet")
+            if champion is None:
+                return no_data(f"{spec.registered_model} has no champion to explain yet")
+            versions = [str(champion.version)]
+        if not versions:
+            return no_data(f"{spec.registered_model} has no registered version yet")
+        return Outcome(EXIT_OK, _explain_versions(ctx, actor, registry, args, model, versions))
+
+    return run_each(names, explain)
+
+
+def _explain_versions(  # type: ignore[no-untyped-def]
+    ctx, actor, registry, args, model: str, versions: list[str | None]
+) -> str:
+    from core.runs import record_run
+    from monitoring.explain import service
+
+    with record_run(ctx.engine, "shap", model=model, actor=actor.username) as run:
         done = []
         for version in versions:
             view = service.run_shap_report(
                 ctx,
                 actor,
-                args.model,
+                model,
                 version=version,
                 window=args.window,
                 background=args.background,
@@ -88,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             log.info(
                 "%s v%s: report %d (%s on %s, %d rows from the %s, %.2f s, additivity %s), top: %s",
-                args.model,
+                model,
                 view.version,
                 view.id,
                 view.explainer,
@@ -101,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         run.details = {"reports": done}
         run.message = f"{len(done)} SHAP report{'s' if len(done) != 1 else ''}"
-    return EXIT_OK
+    return run.message + " (" + ", ".join(f"v{d['version']} report {d['report_id']}" for d in done) + ")"
 
 
 if __name__ == "__main__":

@@ -11,15 +11,19 @@ prints ``{"slos": [{"service", "name", "objective", "period", "error_ratio": {wi
 with windows 5m 30m 1h 2h 6h 1d 3d and the period. FILE is a Sloth prometheus/v1, OpenSLO v1
 or Vigil SLO spec (see monitoring/slo/spec.py).
 
-Configured mode (no --slo-file): for each configured model (or --model), compute its SLOs from
-Prometheus (PROMETHEUS_URL, preset per model from VIGIL_PROMETHEUS_PRESETS or auto-detected)
-or from the ingested logs, store snapshots and the burn-rate history, audit and record the run.
+Configured mode (no --slo-file; what cron and the scheduler start): for each configured model
+(the default, or --all; --model for one), compute its SLOs from Prometheus (PROMETHEUS_URL,
+preset per model from VIGIL_PROMETHEUS_PRESETS or auto-detected) or from the ingested logs,
+store snapshots and the burn-rate history, audit and record the run. A model that fails does
+not stop the others; the job exits with the worst code (see jobs/_models.py). A model without
+data yet is not an error: its windows read "no data".
 
 Exit codes: 0 ok, 2 bad arguments or spec, 4 permission denied, 5 Prometheus unavailable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -82,22 +86,33 @@ def _text(item: dict) -> str:
 def _configured_mode(args) -> int:  # type: ignore[no-untyped-def]
     from jobs._identity import cli_actor
     from core.context import AppContext
+    from jobs._models import Outcome, run_each, selected_models
     from monitoring.slo.service import run_slo_check
 
     ctx = AppContext.create()
     actor = cli_actor(ctx, args.as_user)
-    models = [args.model] if args.model else ctx.models.names
+    models = selected_models(ctx, args.model)
     at = parse_at(args.at) if args.at else None
     out = []
-    for model in models:
-        view = run_slo_check(ctx, actor, model, at=at, prometheus_url=args.prometheus_url)
-        out.extend(view)
-    if args.format == "json":
+
+    def check(model: str) -> Outcome:
+        views = run_slo_check(ctx, actor, model, at=at, prometheus_url=args.prometheus_url)
+        out.extend(views)
+        budgets = [v.contract().get("error_budget_remaining") for v in views]
+        known = [b for b in budgets if b is not None]
+        summary = (f"lowest error budget remaining {min(known):.1%}" if known
+                   else "no data" if views else "no SLOs configured")
+        return Outcome(EXIT_OK, f"{len(views)} SLO{'s' if len(views) != 1 else ''}, {summary}")
+
+    if args.format == "json":  # stdout stays one JSON document: model lines go to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            code = run_each(models, check)
         print(json.dumps({"slos": [v.contract() for v in out]}, indent=None if args.compact else 2))
     else:
+        code = run_each(models, check)
         for v in out:
             print(_text(v.contract()))
-    return EXIT_OK
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,7 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--compact", action="store_true", help="one-line JSON")
     p.add_argument("--min-requests", type=float, default=0,
                    help="file mode: requests a long window needs before it may alert (default 0)")
-    p.add_argument("--model", help="configured mode: only this model")
+    from jobs._models import add_model_selection
+
+    add_model_selection(p, help_model="configured mode: only this model (default: every model)")
     p.add_argument("--as", dest="as_user", help=("configured mode: "
                    "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
                    "(default: the job user)"))

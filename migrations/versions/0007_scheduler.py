@@ -3,8 +3,8 @@
 Revision ID: 0007_scheduler
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0007_scheduler"
 down_revision = "0006_ingest"
@@ -13,8 +13,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "scheduler_lease",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("holder", sa.String(255), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("renewed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("scheduler_lease")
