@@ -119,3 +119,44 @@ def test_every_cronjob_command_runs_green(shipped_env, schedule: str, argv: list
     done = _run(argv, env)
     assert done.returncode == 0, _no_failure(done)
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_minute_env(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, str], str]:
+    """The prepared data set on each backend (PostgreSQL: a fresh schema on the real server)."""
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    env = prepare(tmp_path / "data", url, rows=200)
+    return env, url or f"sqlite:///{tmp_path / 'data' / 'vigil.db'}"
+
+
+def test_jobs_sharing_a_minute_all_finish(shared_minute_env) -> None:
+    """The shipped schedule starts ingest, slo, health, drift and the audit checkpoint in the same
+    minute. On SQLite they used to die with 'database is locked' (e.g. on UPDATE job_runs),
+    leaving the run 'running' forever. Two rounds of all of them at once: every process exits 0,
+    every recorded run ends success, and the audit chain is still one valid chain."""
+    from sqlalchemy import select
+
+    from core.db import make_engine
+    from core.tables import JobRun
+    from governance.audit import AuditLog
+
+    env, url = shared_minute_env
+    jobs = ["ingest", "drift", "slo", "health", "audit_checkpoint"]
+    for _round in range(2):
+        procs = {job: subprocess.Popen([sys.executable, "-m", f"jobs.{job}"], cwd=REPO, env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for job in jobs}
+        for job, proc in procs.items():
+            out, err = proc.communicate(timeout=JOB_TIMEOUT_S)
+            assert proc.returncode == 0, f"{job}: exit {proc.returncode}\n{out[-2000:]}\n{err[-2000:]}"
+            assert "database is locked" not in err and "Traceback" not in err, f"{job}: {err[-2000:]}"
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            statuses = [tuple(r) for r in conn.execute(select(JobRun.job, JobRun.model, JobRun.status))]
+        assert statuses, "the jobs recorded no runs"
+        assert {s for _j, _m, s in statuses} == {"success"}, statuses
+        report = AuditLog(engine).verify()
+        assert report.ok, report.line()
+    finally:
+        engine.dispose()
