@@ -231,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"`python -m benchmarks.scheduler_soak --minutes {args.minutes:g} --speed {args.speed:g}"
             f"{' --postgres' if args.postgres else ''}{' --handover' if args.handover else ''}`: "
-            f"{args.minutes:g} simulated minutes ({sim_start:%H:%M}-{sim_end:%H:%M} UTC, so the 03:00 "
-            f"SHAP job is inside) in {wall_s / 60:.1f} real minutes on {backend}; jobs run for real on the "
+            f"{args.minutes:g} simulated minutes ({sim_start:%H:%M}-{sim_end:%H:%M} UTC"
+            f"{', so the 03:00 SHAP job is inside' if expected.get('shap') else ''}) in "
+            f"{wall_s / 60:.1f} real minutes on {backend}; jobs run for real on the "
             "data set of "
             f"tests/integration/schedule_data.py (2 models, 300 rows each; built in {setup_s:.0f} s). "
             f"Lease ttl {args.lease_ttl:g} simulated s. Machine: {_machine()}",
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_write:
             from benchmarks._results import write_section
 
-            write_section(f"scheduler-soak-{backend.lower()}", text)
+            write_section(f"scheduler-soak-{backend.lower()}{'' if args.speed != 1 else '-realtime'}", text)
         return 0 if ok else 1
     finally:
         if schema:
