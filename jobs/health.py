@@ -43,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jobs._models import Outcome, run_each, selected_models
     from jobs.slo import parse_at
     from monitoring.health.exporter import current_metrics, write_textfile
-    from monitoring.health.service import run_health_check
+    from monitoring.health.service import run_health_check, weights_from_env
 
+    weights_from_env()  # a bad VIGIL_HEALTH_WEIGHTS is one configuration error for the job, not one per model
     ctx = AppContext.create()
     actor = cli_actor(ctx, args.as_user)
     at = parse_at(args.at) if args.at else None

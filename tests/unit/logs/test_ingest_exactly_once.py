@@ -317,7 +317,9 @@ def test_one_ingestion_per_model_and_a_dead_holder_is_taken_over(ctx):
             if ctx.engine.dialect.name == "sqlite":
                 conn.execute(IngestLock.__table__.delete())
             else:
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lock.pg_backend})
+                # pg_terminate_backend only signals the backend: wait until it is gone (and with it
+                # its advisory lock), or a loaded machine checks the lock before the session ends
+                conn.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": lock.pg_backend})
         with ctx.engine.begin() as conn, pytest.raises(Conflict, match="lock of diabetes was lost"):
             lock.check(conn)
     if ctx.engine.dialect.name != "sqlite":
