@@ -174,3 +174,32 @@ def test_remote_location_down_exits_5_without_the_password(tmp_path):
     assert "does not answer" in err and "hunter2pw" not in out + err
     assert "Traceback" not in err
     ctx.engine.dispose()
+
+
+def test_one_model_whose_location_is_down_does_not_stop_the_others(tmp_path):
+    """Cron starts `jobs.ingest` bare: a model whose remote log location does not answer is one
+    line and exit 5, while every other model's logs are still ingested in the same run."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "models.yaml").read_text())
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for spec in config["models"]:
+        if spec["name"] == "breast-cancer":
+            spec["logs"] = f"http://reader:hunter2pw@127.0.0.1:{port}/logs/"
+    config_file = tmp_path / "models.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    db_url = f"sqlite:///{tmp_path / 'vigil.db'}"
+    env = {**_env(tmp_path, db_url), "VIGIL_CONFIG": str(config_file)}
+    ctx = _context(tmp_path, db_url)
+    logs = tmp_path / "data" / "logs" / "diabetes"
+    logs.mkdir(parents=True)
+    (logs / "a.jsonl").write_bytes(b"".join(_line(i) for i in range(30)))
+    proc = subprocess.run([sys.executable, "-m", "jobs.ingest"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 5, (proc.stdout, proc.stderr)
+    assert "diabetes: rows read=30 stored=30 quarantined=0" in proc.stdout
+    assert "breast-cancer: unavailable:" in proc.stderr and "(exit 5)" in proc.stderr
+    assert "hunter2pw" not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
+    ctx.engine.dispose()
