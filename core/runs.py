@@ -5,7 +5,9 @@ id, PID namespace and process start time), then as "success" or "failed". A proc
 with SIGKILL cannot record its outcome, so every start of a job (:func:`record_run`) first marks
 the "running" rows of this host whose process is gone (or whose pid now belongs to another
 process) as failed: "process … exited without recording an outcome". Rows written by another
-host or PID namespace are left alone: their processes cannot be seen from here.
+host or PID namespace cannot be checked from here (a Kubernetes CronJob gets a new pod, so a new
+host name, every run): they are marked failed only once they have been "running" for longer than
+:data:`ABANDONED_AFTER`, far beyond any job's deadline (the longest shipped one, SHAP, is 2 h).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from core.redact import redact_obj, redact_text
 from core.tables import JobRun
 
 log = logging.getLogger("vigil.runs")
+# a "running" row of another host older than this is abandoned (no job has a deadline near it)
+ABANDONED_AFTER = timedelta(hours=24)
 
 
 def utcnow() -> datetime:
@@ -96,15 +100,26 @@ def _process_gone(pid: int, token: str | None, me: ProcessIdentity) -> bool:
     return False
 
 
-def reap_stale_runs(engine: Engine) -> list[int]:
-    """Mark this host's "running" rows whose process is gone as failed; returns their ids."""
+def reap_stale_runs(engine: Engine, *, abandoned_after: timedelta = ABANDONED_AFTER) -> list[int]:
+    """Mark "running" rows whose process is gone as failed: this host's at once, other hosts'
+    once they are older than ``abandoned_after``; returns their ids."""
     me = process_identity()
+    cutoff = utcnow() - abandoned_after
     with session_scope(engine) as session:
         candidates = session.execute(
             select(JobRun.id, JobRun.pid, JobRun.process_token)
             .where(JobRun.status == "running", JobRun.host == me.host, JobRun.pid.is_not(None))
         ).all()
-    stale = [(rid, pid) for rid, pid, token in candidates if pid != me.pid and _process_gone(pid, token, me)]
+        abandoned = session.execute(
+            select(JobRun.id, JobRun.pid, JobRun.host)
+            .where(JobRun.status == "running", JobRun.started_at < cutoff,
+                   (JobRun.host != me.host) | JobRun.host.is_(None) | JobRun.pid.is_(None))
+        ).all()
+    hours = abandoned_after.total_seconds() / 3600
+    stale = [(rid, f"process {pid} on {me.host} exited without recording an outcome (killed or crashed)")
+             for rid, pid, token in candidates if pid != me.pid and _process_gone(pid, token, me)]
+    stale += [(rid, f"process {pid or '?'} on {host or 'an unknown host'} recorded no outcome within "
+                    f"{hours:g} h (its host cannot be checked from here)") for rid, pid, host in abandoned]
     if not stale:
         return []
 
@@ -112,9 +127,8 @@ def reap_stale_runs(engine: Engine) -> list[int]:
         done = []
         now = utcnow()
         with write_scope(engine) as session:
-            for rid, pid in stale:
-                message = (f"process {pid} on {me.host} exited without recording an outcome "
-                           "(killed or crashed); marked failed at the next job start")
+            for rid, why in stale:
+                message = f"{why}; marked failed at the next job start"
                 hit = session.execute(update(JobRun).where(JobRun.id == rid, JobRun.status == "running")
                                       .values(status="failed", finished_at=now, message=message)
                                       .returning(JobRun.id)).first()

@@ -127,6 +127,32 @@ def test_a_reused_pid_is_reaped_and_other_hosts_are_left_alone(db_url: str) -> N
     engine.dispose()
 
 
+def test_another_hosts_run_is_marked_failed_once_abandoned(db_url: str) -> None:
+    """A CronJob pod killed mid-run leaves a row from a host that never comes back: after a day
+    without an outcome it is marked failed with a message saying why; a recent one is left."""
+    from datetime import timedelta
+
+    from core.runs import ABANDONED_AFTER, utcnow
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    old = utcnow() - ABANDONED_AFTER - timedelta(minutes=5)
+    with session_scope(engine) as s:
+        s.add(JobRun(job="pod-killed", started_at=old, status="running", actor="", message="",
+                     details={}, host="vigil-drift-29131-abcde", pid=7, process_token=None))
+        s.add(JobRun(job="pod-running", started_at=utcnow() - timedelta(hours=1), status="running",
+                     actor="", message="", details={}, host="vigil-shap-29131-fghij", pid=7,
+                     process_token=None))
+    with record_run(engine, "health"):
+        pass
+    runs = {r.job: r for r in latest_runs(engine, limit=10)}
+    assert runs["pod-killed"].status == "failed"
+    assert "vigil-drift-29131-abcde recorded no outcome within 24 h" in runs["pod-killed"].message
+    assert runs["pod-killed"].finished_at is not None
+    assert runs["pod-running"].status == "running"
+    engine.dispose()
+
+
 def test_postgresql_sessions_get_the_statement_timeout_and_keep_the_url_options(pg_url: str) -> None:
     from sqlalchemy import text
 
