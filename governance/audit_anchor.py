@@ -324,3 +324,20 @@ def take_checkpoint(engine: Engine, config: AnchorConfig, *,
         done = f" (written to {', '.join(written)})" if written else ""
         raise ServiceUnavailable("; ".join(failures) + done)
     return cp, written
+
+
+def write_checkpoint(ctx: Any, actor: Any, config: AnchorConfig) -> tuple[Checkpoint, list[str]]:
+    """The service behind ``jobs.audit checkpoint``: needs ``audit.checkpoint``; the outcome,
+    a refusal to sign a broken chain included, is itself audited."""
+    from governance.rbac import Action, require
+
+    require(ctx, actor, Action.AUDIT_CHECKPOINT, "*")
+    try:
+        cp, written = take_checkpoint(ctx.engine, config)
+    except AnchorBroken as exc:
+        ctx.audit.append(actor, "audit.checkpoint", "audit_log", "failed", reason=str(exc)[:500])
+        raise
+    ctx.audit.append(actor, "audit.checkpoint", "audit_log", "success",
+                     details={"seq": cp.seq, "head": cp.head, "ts": cp.ts, "key_id": cp.key_id,
+                              "written": written})
+    return cp, written

@@ -68,22 +68,19 @@ def _filters(args) -> dict:  # type: ignore[no-untyped-def]
 
 def checkpoint(ctx) -> int:  # type: ignore[no-untyped-def]
     """Write one signed checkpoint (see the module docstring); the exit code of `checkpoint`."""
-    from governance.audit_anchor import NOT_CONFIGURED, AnchorBroken, AnchorConfig, take_checkpoint
+    from governance.audit_anchor import NOT_CONFIGURED, AnchorBroken, AnchorConfig, write_checkpoint
 
     config = AnchorConfig.from_env()
     if not config.configured:  # optional feature: the scheduled job stays green, and says so
         print(f"warning: {NOT_CONFIGURED}; no checkpoint written")
         return EXIT_OK
+    config.private_key()  # a missing or wrong key is a configuration error before anything else
     actor = Actor(ctx.settings.job_user, "job", os_identity())
     try:
-        cp, written = take_checkpoint(ctx.engine, config)
+        cp, written = write_checkpoint(ctx, actor, config)
     except AnchorBroken as exc:
-        ctx.audit.append(actor, "audit.checkpoint", "audit_log", "failed", reason=str(exc)[:500])
         print(str(exc))
         return EXIT_FAILED
-    ctx.audit.append(actor, "audit.checkpoint", "audit_log", "success",
-                     details={"seq": cp.seq, "head": cp.head, "ts": cp.ts, "key_id": cp.key_id,
-                              "written": written})
     print(f"checkpoint seq {cp.seq} head={cp.head} at {cp.ts} written to {', '.join(written)}")
     return EXIT_OK
 

@@ -21,9 +21,11 @@ from sqlalchemy import Engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from core.actor import Actor
-from core.db import make_engine, migrate
+from core.db import make_engine, migrate, session_scope
 from governance.audit import AuditLog
 from governance.audit_anchor import AnchorConfig
+from governance.identity import insert_user
+from governance.rbac import insert_grant
 
 pytestmark = pytest.mark.integration
 
@@ -167,6 +169,9 @@ def test_scheduled_checkpoint_as_runtime_role_catches_the_owners_rewrite(roles, 
            "VIGIL_DATA_DIR": str(tmp_path / "data"),
            "VIGIL_CONFIG": str(ROLES_SQL.parents[2] / "config" / "models.yaml"),
            "VIGIL_AUDIT_CHECKPOINT_URL": str(tmp_path / "anchor"), "VIGIL_AUDIT_CHECKPOINT_KEY_FILE": str(key)}
+    with session_scope(app_engine) as session:  # the job account the scheduled checkpoint acts as
+        insert_user(session, "scheduler", None, is_service=True)
+        insert_grant(session, "scheduler", "operator", "*", granted_by="test", reason="runs the jobs")
     log = AuditLog(app_engine)
     for i in range(8):
         log.append(Actor("ann", "ui"), "model.view", "diabetes", details={"i": i})

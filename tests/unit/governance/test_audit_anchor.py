@@ -51,6 +51,17 @@ def _signer(url: str, keys: tuple[Path, Path]) -> AnchorConfig:
                                   "VIGIL_AUDIT_CHECKPOINT_KEY_FILE": str(keys[0])})
 
 
+def _grant_job_account(ctx) -> None:  # type: ignore[no-untyped-def]
+    """The job account the checkpoint command acts as, with the operator role (audit.checkpoint)."""
+    from core.db import session_scope
+    from governance.identity import insert_user
+    from governance.rbac import insert_grant
+
+    with session_scope(ctx.engine) as session:
+        insert_user(session, "scheduler", None, is_service=True)
+        insert_grant(session, "scheduler", "operator", "*", granted_by="test", reason="runs the jobs")
+
+
 def _fill(ctx, n: int) -> None:  # type: ignore[no-untyped-def]
     for i in range(n):
         ctx.audit.append(Actor("ann", "ui"), "model.view", "diabetes", details={"i": i})
@@ -223,6 +234,7 @@ def test_checkpoint_and_verify_commands(env, keys, tmp_path: Path, monkeypatch, 
     assert "VIGIL_AUDIT_CHECKPOINT_KEY_FILE" in capsys.readouterr().err
     monkeypatch.setenv("VIGIL_AUDIT_CHECKPOINT_KEY_FILE", str(keys[0]))
     ctx = AppContext.create()
+    _grant_job_account(ctx)
     _fill(ctx, 5)
     assert run_main(checkpoint_cli.main, []) == EXIT_OK
     assert _last(capsys).startswith("checkpoint seq 5 head=")
@@ -273,3 +285,21 @@ def test_unreadable_checkpoint_store_still_prints_the_chain_result(env, keys, tm
     assert out.strip().splitlines()[-1].startswith("OK 0 entries head=")
     assert err.strip().splitlines()[-1] == f"unavailable: cannot read checkpoints at {tmp_path / 'cp'}: " \
                                            "ConnectionError: timed out"
+
+
+def test_checkpoint_needs_the_permission_and_a_refusal_is_audited(env, keys, tmp_path: Path, monkeypatch,
+                                                                  capsys) -> None:  # type: ignore[no-untyped-def]
+    """Signing the chain head is an action like any other: a job account without audit.checkpoint
+    (here: no grant at all) is refused with exit 4, nothing is written, and the refusal is audited."""
+    from core.context import AppContext
+
+    where = tmp_path / "anchor"
+    monkeypatch.setenv("VIGIL_AUDIT_CHECKPOINT_URL", str(where))
+    monkeypatch.setenv("VIGIL_AUDIT_CHECKPOINT_KEY_FILE", str(keys[0]))
+    ctx = AppContext.create()
+    _fill(ctx, 3)
+    assert run_main(checkpoint_cli.main, []) == 4
+    assert "permission denied" in capsys.readouterr().err
+    assert not where.exists() or not any(where.iterdir())
+    [refused] = ctx.audit.query(outcome="denied")
+    assert (refused.actor, refused.action) == ("scheduler", "audit.checkpoint")
