@@ -91,13 +91,18 @@ def _process_gone(pid: int, token: str | None, me: ProcessIdentity) -> bool:
             boot = token.split("/", 1)[0]
             return boot != me.token.split("/", 1)[0]  # rebooted since: gone; other namespace: unknown
         return process_identity(pid).token != token  # no such pid, or a new process reuses it
+    return not pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` runs on this host (one owned by another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:
         return False
-    return False
+    except PermissionError:
+        return True
+    return True
 
 
 def reap_stale_runs(engine: Engine, *, abandoned_after: timedelta = ABANDONED_AFTER) -> list[int]:

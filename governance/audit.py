@@ -173,7 +173,7 @@ class AuditLog:
         resource, reason = redact_text(resource), redact_text(reason)
         details = redact_obj(dict(details or {}))
         try:
-            details_text = canonical_json(dict(details or {}))
+            details_text = canonical_json(details)
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"audit details must be JSON-serialisable: {exc}") from None
         fields = {
@@ -194,7 +194,7 @@ class AuditLog:
                     own = own.execution_options(isolation_level="READ COMMITTED")
                 with own.begin():
                     seq, prev, digest = _insert_at_head(own, fields)
-        return AuditRecord(seq=seq, prev_hash=prev, hash=digest, **{**fields, "details": dict(details or {})})
+        return AuditRecord(seq=seq, prev_hash=prev, hash=digest, **{**fields, "details": details})
 
     # -- reading -----------------------------------------------------------------------------
     def query(self, *, since: datetime | str | None = None, until: datetime | str | None = None,

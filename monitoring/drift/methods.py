@@ -478,6 +478,11 @@ def is_missing(v: Any) -> bool:
     return type(v).__name__ in ("NAType", "NaTType")
 
 
+def categorical_missing_mask(col: Any) -> Any:
+    """:func:`is_missing` over a pandas Series of categorical values, vectorised (null or "")."""
+    return col.isna() | col.eq("")
+
+
 def category_counts(values: Any) -> dict[str, int]:
     """Counts of non-missing values, keyed by their string form (``is_missing`` values skipped)."""
     out: dict[str, int] = {}
@@ -559,14 +564,6 @@ def chi2_from_table(cats: Sequence[str], table: np.ndarray) -> ChiSquareResult:
 
     res = stats.chi2_contingency(table, correction=False)
     return ChiSquareResult(float(res.statistic), float(res.pvalue), int(res.dof), tuple(cats))
-
-
-def chi2_from_counts(ref: Mapping[str, int], cur: Mapping[str, int]) -> ChiSquareResult:
-    """Chi-square test of homogeneity on the 2 x K table over the union of categories, every
-    level on its own (no grouping). Equal to scipy.stats.chi2_contingency(table, correction=False).
-    """
-    cats, table = union_table(ref, cur)
-    return chi2_from_table(cats, table)
 
 
 @register("chi2", ["categorical"], 0.05, "drift when the (adjusted) p-value is below alpha")

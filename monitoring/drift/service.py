@@ -38,6 +38,7 @@ from core.actor import Actor
 from core.config import ModelSpec
 from core.db import session_scope, write_scope
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from core.runs import pid_alive
 from monitoring.drift.profile_store import (  # noqa: F401  (re-exported: the service's contract)
     current_profile,
     fit_and_store,
@@ -94,12 +95,7 @@ def _stale(lock: DriftLock) -> bool:
         return True
     match = _HOLDER_PROCESS.search(lock.holder or "")
     if match and match.group(2) == socket.gethostname():
-        try:
-            os.kill(int(match.group(1)), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
+        return not pid_alive(int(match.group(1)))
     return False
 
 

@@ -86,7 +86,6 @@ class FileResult:
     rows_stored: int
     rows_quarantined: int
     reasons: dict[str, int]
-    appended: bool = False
 
 
 @dataclass
@@ -240,7 +239,7 @@ def ingest_file(ctx: Any, actor: Actor, spec: ModelSpec, fs: Any, log_file: LogF
         return
     rows_read = rows_read if rows_read is not None else writer.stored + writer.quarantined
     file_result = FileResult(log_file.url, fp.checksum, rows_read, writer.stored, rows_read - writer.stored,
-                             dict(writer.reasons), resume > 0)
+                             dict(writer.reasons))
     row = {
         "model": spec.name, "url": log_file.url, "checksum": fp.checksum, "size": fp.end, "offset": resume,
         "rows_read": file_result.rows_read, "rows_stored": file_result.rows_stored,

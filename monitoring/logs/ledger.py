@@ -36,26 +36,14 @@ from sqlalchemy.exc import IntegrityError
 
 from core.actor import Actor
 from core.errors import Conflict
+from core.runs import pid_alive
+from core.timeutil import aware
 
 log = logging.getLogger("vigil.ingest")
 
 LEASE_S = 600.0  # a SQLite lock row not refreshed for this long is stale
 HEARTBEAT_S = 20.0
 WAIT_S = 900.0  # how long a second ingestion of the same model waits for the first
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -149,8 +137,8 @@ def _acquire_sqlite(engine: Engine, model: str, holder: str, wait_s: float) -> I
         with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
             row = conn.execute(select(IngestLock).where(IngestLock.model == model)).first()
             stale = row is not None and (
-                (row.host == host and not _alive(row.pid))
-                or _utc(row.heartbeat_at) < now - timedelta(seconds=LEASE_S)
+                (row.host == host and not pid_alive(row.pid))
+                or aware(row.heartbeat_at) < now - timedelta(seconds=LEASE_S)
             )
             if stale:
                 log.warning("%s: taking over the ingest lock of a stopped run (%s)", model, row.holder)
@@ -165,13 +153,11 @@ def _acquire_sqlite(engine: Engine, model: str, holder: str, wait_s: float) -> I
         time.sleep(0.2)
 
 
-def ledger_sizes(engine: Engine, model: str, max_size: int | None = None) -> dict[int, set[str]]:
-    """Consumed-prefix sizes of ``model``'s ledger -> their checksums (sizes <= ``max_size``)."""
+def ledger_sizes(engine: Engine, model: str) -> dict[int, set[str]]:
+    """Consumed-prefix sizes of ``model``'s ledger -> their checksums."""
     from monitoring.logs.tables import IngestedFile
 
     stmt = select(IngestedFile.size, IngestedFile.checksum).where(IngestedFile.model == model)
-    if max_size is not None:
-        stmt = stmt.where(IngestedFile.size <= max_size)
     out: dict[int, set[str]] = {}
     with engine.connect() as conn:
         for size, checksum in conn.execute(stmt):

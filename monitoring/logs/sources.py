@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from core.errors import ServiceUnavailable
 from core.redact import redact_text, redact_url, url_secrets
