@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -72,11 +72,11 @@ def _normalise_url(url: str) -> str:
 
 
 def safe_url(url: Any) -> str:
-    """The URL as text with its password hidden (for messages and logs)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not parseable as a URL: say nothing of its content
-        return "(unparseable DATABASE_URL)"
+    """The URL as text with its secrets masked by core.redact, the one place for that rule."""
+    from core.redact import redact_url
+
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    return redact_url(text)
 
 
 def _sqlite_path(url: str) -> Path | None:

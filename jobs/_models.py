@@ -66,7 +66,7 @@ def worst(codes: Iterable[int]) -> int:
     return min(found, key=lambda c: rank[c], default=EXIT_OK)
 
 
-def add_model_selection(p: argparse.ArgumentParser, *,
+def add_model_selection(p: argparse.ArgumentParser | argparse._ArgumentGroup, *,
                         help_model: str = "only this configured model") -> None:
     """``--model NAME`` or ``--all`` (the default: every configured model)."""
     which = p.add_mutually_exclusive_group()
@@ -84,14 +84,11 @@ def selected_models(ctx: Any, model: str | None) -> list[str]:
 
 def _unexpected(exc: Exception) -> tuple[int, str]:
     """(exit code, one line) for an error no service translated; never SQL or parameters."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import DBAPIError
 
-    if isinstance(exc, DBAPIError):
+    if isinstance(exc, DBAPIError):  # a lock, timeout or lost connection never gets here: run_main's 5
         first = (str(exc.orig).strip().splitlines() or [""])[0][:300]
-        what = f"database error: {type(exc.orig).__name__}: {first}"
-        # A lock, timeout or lost connection is the database being unavailable (5), not a bug.
-        return (EXIT_UNAVAILABLE, f"unavailable: {what}") if isinstance(exc, OperationalError) else (
-            EXIT_FAILED, f"error: {what}")
+        return EXIT_FAILED, f"error: database error: {type(exc.orig).__name__}: {first}"
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     return EXIT_FAILED, f"error: {type(exc).__name__}: {first}"
 

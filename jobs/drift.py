@@ -59,10 +59,9 @@ def build_parser():
     f.add_argument("--detector", choices=("ks", "alibi-ks", "alibi-mmd"), default="ks",
                    help="ks (built in); alibi-ks / alibi-mmd run alibi-detect in .venv-alibi")
     c = p.add_argument_group("cron mode")
-    which = c.add_mutually_exclusive_group()
-    which.add_argument("--model", help="only this configured model (default: every configured model)")
-    which.add_argument("--all", dest="all_models", action="store_true",
-                       help="every configured model (the default in cron mode)")
+    from jobs._models import add_model_selection
+
+    add_model_selection(c, help_model="only this configured model (default: every configured model)")
     c.add_argument("--window", choices=WINDOWS, default="1d")
     c.add_argument("--at", help="end of the window, ISO-8601 (default: now)")
     c.add_argument("--fail-on-drift", action="store_true",

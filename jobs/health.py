@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from jobs._cli import EXIT_OK, log, parser, run_main, setup_logging
+from jobs._identity import AS_HELP
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,9 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--textfile", default=os.environ.get("VIGIL_HEALTH_TEXTFILE"),
                    help="write Prometheus metrics here for node-exporter's textfile collector")
     p.add_argument("--no-notify", action="store_true", help="do not call the webhook")
-    p.add_argument("--as", dest="as_user", help=(
-                   "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
-                   "(default: the job user)"))
+    p.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
     args = p.parse_args(argv)
     setup_logging(args.verbose)
 

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
+from jobs._identity import AS_HELP
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,9 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_model_selection(p, help_model="only this configured model (default: every configured model)")
     p.add_argument("--path", help="read this directory or fsspec URL instead of the configured logs")
-    p.add_argument("--as", dest="as_user", help=(
-                   "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
-                   "(default: the job user)"))
+    p.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
     args = p.parse_args(argv)
     setup_logging(args.verbose)
 

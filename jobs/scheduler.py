@@ -188,6 +188,7 @@ class Scheduler:
         now = self.clock()
         if not self.upcoming:
             self.upcoming = self.next_times(now)
+        following: dict[str, datetime] = {}  # every job's next time after now, computed once per tick
         for name, when in list(self.upcoming.items()):
             if when <= now:
                 if leading:
@@ -195,7 +196,8 @@ class Scheduler:
                 else:
                     self.standby_skips += 1
                     log.debug("standby: job %s due at %s is the leader's", name, when.isoformat())
-                self.upcoming[name] = self.next_times(now)[name]
+                following = following or self.next_times(now)
+                self.upcoming[name] = following[name]
         return leading
 
     def loop(self, grace: float = 30.0) -> None:
@@ -353,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worst
 
     from core.context import AppContext
-    from core.db import make_engine, migrate
+    from core.db import engine_from_settings, migrate
     from core.lease import LeaderLease
 
     try:
@@ -362,9 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # serve the scheduler's own metrics even without a database
         log.warning("database unavailable at start (%s): standing by until it answers", exc)
         ctx = None
-        engine = make_engine(settings.database_url)
+        engine = engine_from_settings(settings)  # the same timeouts as AppContext.create
     scheduler.lease = LeaderLease(engine, args.lease_name, ttl=args.lease_ttl, clock=scheduler.clock,
-                                  prepare=(lambda: migrate(engine)) if ctx is None else None)
+                                  prepare=(lambda: migrate(engine, busy_timeout=settings.db_busy_timeout_seconds))
+                                  if ctx is None else None)
     try:
         server = serve_metrics(scheduler, args.host, args.port, ctx)
     except OSError as exc:

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from jobs._cli import EXIT_OK, EXIT_USAGE, log, parser, run_main, setup_logging
+from jobs._identity import AS_HELP
 
 
 def build_parser():  # type: ignore[no-untyped-def]
@@ -46,9 +47,7 @@ def build_parser():  # type: ignore[no-untyped-def]
         default=500,
         help="model evaluations per row for the permutation explainer (500)",
     )
-    p.add_argument("--as", dest="as_user", help=(
-                   "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
-                   "(default: the job user)"))
+    p.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
     return p
 
 

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
+from jobs._identity import AS_HELP
 
 WINDOW_HELP = "5m 30m 1h 2h 6h 1d 3d and the period"
 
@@ -127,9 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jobs._models import add_model_selection
 
     add_model_selection(p, help_model="configured mode: only this model (default: every model)")
-    p.add_argument("--as", dest="as_user", help=("configured mode: "
-                   "act as this person: needs their API token in VIGIL_TOKEN outside demo mode "
-                   "(default: the job user)"))
+    p.add_argument("--as", dest="as_user", metavar="USER", help="configured mode: " + AS_HELP)
     args = p.parse_args(argv)
     setup_logging(args.verbose)
     if args.slo_file:

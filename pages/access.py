@@ -21,10 +21,6 @@ show_outcome(state.ACCESS_RESULT, state.ACCESS_ERROR, success=lambda message: me
 token_ui.show_outcome()
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
-
-
 try:
     users = identity.list_users(ctx, actor)
     show_inactive = st.toggle("Show expired and revoked grants", key="access.show_inactive")
@@ -38,7 +34,7 @@ st.dataframe(
     [
         {"username": u.username, "name": u.display_name, "sign-in": u.auth_source,
          "active": u.is_active, "demo": u.is_demo, "service": u.is_service,
-         "locked until": _when(u.locked_until), "last sign-in": _when(u.last_sign_in_at)}
+         "locked until": token_ui.when(u.locked_until), "last sign-in": token_ui.when(u.last_sign_in_at)}
         for u in users
     ],
     hide_index=True,
@@ -50,8 +46,8 @@ now = datetime.now(UTC)
 st.dataframe(
     [
         {"id": g.id, "user": g.username, "role": g.role, "scope": g.scope, "status": g.status(now),
-         "granted by": g.granted_by, "reason": g.reason, "valid from": _when(g.valid_from),
-         "expires": _when(g.expires_at), "revoked": _when(g.revoked_at)}
+         "granted by": g.granted_by, "reason": g.reason, "valid from": token_ui.when(g.valid_from),
+         "expires": token_ui.when(g.expires_at), "revoked": token_ui.when(g.revoked_at)}
         for g in grants
     ],
     hide_index=True,

@@ -150,9 +150,7 @@ def sync_session_cookie(ctx: AppContext) -> None:
 
 @st.cache_resource(show_spinner=False)
 def _warn_no_cookie_route() -> bool:
-    import logging
-
-    logging.getLogger("vigil.ui.auth").warning(
+    _log.warning(
         "served without asgi_app.py: no HttpOnly session cookie, so a reload asks to sign in again "
         "(start the dashboard with `streamlit run asgi_app.py`)")
     return True

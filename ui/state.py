@@ -27,5 +27,10 @@ AUDIT_EXPORT_ERROR = "audit.export_error"
 ACCESS_RESULT = "access.result"  # message of the last confirmed grant / revoke
 ACCESS_ERROR = "access.error"
 
+# Personal API tokens (ui/tokens.py, on the API tokens and Access pages)
+TOKENS_NEW = "tokens.new"  # the plaintext of the token just created: shown on the next run, then dropped
+TOKENS_RESULT = "tokens.result"
+TOKENS_ERROR = "tokens.error"
+
 # Confirmation dialogs (ui/components.py): the name of the write waiting for confirmation
 CONFIRM_PENDING = "confirm.pending"

@@ -15,15 +15,14 @@ from core.actor import Actor
 from core.context import AppContext
 from core.timeutil import utcnow
 from governance import tokens
+from ui import components, state
 from ui.components import ask_confirmation, confirm, esc
 
-# session-state keys of the token widgets (prefixed "tokens.")
-NEW_TOKEN = "tokens.new"  # the plaintext of the token just created: shown on the next run, then dropped
-RESULT = "tokens.result"
-ERROR = "tokens.error"
+NEW_TOKEN, RESULT, ERROR = state.TOKENS_NEW, state.TOKENS_RESULT, state.TOKENS_ERROR
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
+    """A stored moment as the token and access tables show it (empty when there is none)."""
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
@@ -42,10 +41,8 @@ def show_new_token() -> None:
 
 
 def show_outcome() -> None:
-    if ERROR in st.session_state:
-        st.error(esc(st.session_state.pop(ERROR)), icon=":material/block:")
-    if RESULT in st.session_state:
-        st.success(esc(st.session_state.pop(RESULT)), icon=":material/check_circle:")
+    """The result of the last token write (ui.components.show_outcome), then forgotten."""
+    components.show_outcome(RESULT, ERROR, success=lambda message: message)
 
 
 def create_form(ctx: AppContext, actor: Actor) -> None:
@@ -74,8 +71,8 @@ def token_table(views: list[tokens.TokenView], *, owners: bool, key: str) -> Non
     now = utcnow()
     rows = []
     for v in views:
-        row = {"name": v.name, "starts with": v.prefix, "created": _when(v.created_at),
-               "expires": _when(v.expires_at), "last used": _when(v.last_used_at) or "never",
+        row = {"name": v.name, "starts with": v.prefix, "created": when(v.created_at),
+               "expires": when(v.expires_at), "last used": when(v.last_used_at) or "never",
                "status": v.status(now)}
         if owners:
             row = {"owner": v.username, **row, "revoked by": v.revoked_by or ""}
