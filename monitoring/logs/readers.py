@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
+import io
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -52,7 +55,9 @@ class PartWriter:
         self._n = 0
         self.ingested_at = datetime.now(UTC)
 
-    def row(self, number: int, raw: str, record: Any, vctx: ValidationContext) -> None:
+    def row(self, number: int, raw: str | Callable[[], str], record: Any, vctx: ValidationContext) -> None:
+        """Store ``record`` or quarantine it; ``raw`` (its text, or a function making it) is only
+        needed for a quarantined row, so readers whose rows are not text pass a function."""
         if record is None:
             self.reject(number, MALFORMED, raw)
             return
@@ -67,8 +72,8 @@ class PartWriter:
         if len(self.good) >= self.batch_rows:
             self._flush_good()
 
-    def reject(self, number: int, reason: str, raw: str, *, count: int = 1) -> None:
-        self.bad.append(QuarantinedRow(self.url, number, reason, raw))
+    def reject(self, number: int, reason: str, raw: str | Callable[[], str], *, count: int = 1) -> None:
+        self.bad.append(QuarantinedRow(self.url, number, reason, raw() if callable(raw) else raw))
         self.quarantined += count
         self.reasons[reason] += count
         if len(self.bad) >= self.batch_rows:
@@ -163,16 +168,16 @@ def read_csv(reader: RangeReader, writer: PartWriter, vctx: ValidationContext) -
             yield ("" if text is None else text) + "\n"
 
     source = texts()
-    first = next(source, None)
+    first = next(source, None)  # starts the reader, which reads the file's header line (reader.header)
     if first is None:
         return
-    rows = csv.reader(_chain(first, source))
+    rows = csv.reader(itertools.chain([first], source))
     if reader.start > 0:
         header = next(csv.reader([(reader.header or b"").decode("utf-8", errors="replace")]), [])
     else:
         try:
             header = next(rows)
-        except (StopIteration, csv.Error):
+        except (StopIteration, csv.Error):  # empty input, or an unreadable header
             return
     while True:
         try:
@@ -184,9 +189,7 @@ def read_csv(reader: RangeReader, writer: PartWriter, vctx: ValidationContext) -
             continue
         if not values or all(v == "" for v in values):
             continue
-        buffer = _StringBuffer()
-        csv.writer(buffer).writerow(values)
-        raw = buffer.text.rstrip("\r\n")
+        raw = functools.partial(_csv_line, values)  # made only for a quarantined row
         if len(values) != len(header):
             writer.row(current[0], raw, None, vctx)
             continue
@@ -194,17 +197,11 @@ def read_csv(reader: RangeReader, writer: PartWriter, vctx: ValidationContext) -
         writer.row(current[0], raw, record, vctx)
 
 
-class _StringBuffer:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, value: str) -> None:
-        self.text += value
-
-
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+def _csv_line(values: list[str]) -> str:
+    """A CSV row written back as one line of text (what the quarantine keeps of it)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue().rstrip("\r\n")
 
 
 class CorruptParquet(Exception):
@@ -232,7 +229,7 @@ def read_parquet(fs: Any, log_file: LogFile, writer: PartWriter, vctx: Validatio
             for batch in parquet.iter_batches(batch_size=batch_rows):
                 for record in batch.to_pylist():
                     number += 1
-                    writer.row(number, json.dumps(record, default=str), record, vctx)
+                    writer.row(number, functools.partial(json.dumps, record, default=str), record, vctx)
         except Exception as exc:  # noqa: BLE001 - CRC mismatch, bad page header, bad encoding
             raise CorruptParquet(f"{type(exc).__name__}: {exc}".strip()) from None
     return total
