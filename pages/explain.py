@@ -70,7 +70,7 @@ st.caption(
     f"{'logged to MLflow' if report.mlflow_logged else 'not logged to MLflow'}."
 )
 
-document = loaders.report_document(ctx, report)
+document = loaders.report_document(ctx, report, user.username)
 if document.error:
     degraded("Report archive", document.error)
 else:
@@ -78,7 +78,7 @@ else:
     left, right = st.columns(2)
     left.plotly_chart(charts.importance_chart(doc["importance"]["features"]), key="explain.importance")
     right.plotly_chart(charts.beeswarm_chart(doc["beeswarm"]), key="explain.beeswarm")
-    html = loaders.report_html(ctx, report)
+    html = loaders.report_html(ctx, report, user.username)
     if html.value is not None:
         st.download_button(
             "Download the HTML report",
