@@ -334,3 +334,62 @@ def test_explain_request_waterfall(ctx, breast_cancer_setup) -> None:
     with pytest.raises(PermissionDenied):
         service.explain_request(ctx, Actor("stranger", "ui"), "breast-cancer", ids[0], registry=registry)
     assert ctx.audit.query(action="model.view", outcome="denied")
+
+
+def test_prepared_explainers_are_reused_bounded_and_prepared_once(sqlite_ctx) -> None:
+    """The per-request cache: a second lookup reuses the prepared explainer, at most PREPARED_MAX
+    are kept (the least recently used goes), and concurrent lookups prepare it once."""
+    import threading
+    import time
+
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    from monitoring.explain import per_request
+
+    ctx = sqlite_ctx
+    names = ctx.models.get("diabetes").numeric_features
+    reference = pd.DataFrame(np.random.default_rng(3).normal(size=(120, len(names))), columns=names)
+    model = GradientBoostingRegressor(n_estimators=10, random_state=0).fit(reference.to_numpy(), reference["bmi"])
+    versions = [str(v) for v in range(1, per_request.PREPARED_MAX + 2)]  # one more than the cache holds
+    registry = FakeRegistry({("diabetes-gbr", v): model for v in versions}, {"diabetes-gbr": reference})
+    _grant(ctx, VIEWER.username, "viewer")
+    ids = {
+        v: _write_logs(ctx, "diabetes", reference.head(2), start=AT, version=v, prefix=f"v{v}")[0] for v in versions
+    }
+
+    before = per_request.prepared_cache_info()
+    first = service.explain_request(ctx, VIEWER, "diabetes", ids["1"], registry=registry)
+    again = service.explain_request(ctx, VIEWER, "diabetes", ids["1"], registry=registry)
+    after = per_request.prepared_cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    assert again == first and first.background_source == "reference"
+
+    for v in versions[1:]:  # PREPARED_MAX more versions push version 1 out
+        service.explain_request(ctx, VIEWER, "diabetes", ids[v], registry=registry)
+    full = per_request.prepared_cache_info()
+    assert full.maxsize == per_request.PREPARED_MAX and full.currsize == per_request.PREPARED_MAX
+    service.explain_request(ctx, VIEWER, "diabetes", ids["1"], registry=registry)
+    assert per_request.prepared_cache_info().misses == full.misses + 1  # prepared again
+
+    class SlowRegistry(FakeRegistry):  # loading takes a while, as from MLflow: the lookups overlap
+        def load_model(self, registered_model: str, version: str | int) -> Any:
+            time.sleep(0.2)
+            return super().load_model(registered_model, version)
+
+    slow = SlowRegistry(registry.models, registry.reference)
+    newest = versions[1]  # evicted by version 1's return: not in the cache now
+    start = threading.Barrier(6)
+    results: list[Any] = []
+
+    def lookup() -> None:
+        start.wait()
+        results.append(service.explain_request(ctx, VIEWER, "diabetes", ids[newest], registry=slow))
+
+    misses = per_request.prepared_cache_info().misses
+    threads = [threading.Thread(target=lookup) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 6 and all(r == results[0] for r in results)
+    assert per_request.prepared_cache_info().misses == misses + 1
