@@ -37,7 +37,9 @@ class ArchivedReport:
     background_sha256: str
 
 
-def store_files(ctx: AppContext, report_json: bytes, report_html: bytes, background: np.ndarray) -> ArchivedReport:
+def store_files(
+    ctx: AppContext, report_json: bytes, report_html: bytes, background: np.ndarray
+) -> ArchivedReport:
     """Put the report's JSON, HTML and background rows (``.npy``, no pickle) in the artifact store."""
     stored_json = ctx.artifacts.put(ARTIFACT_KIND, JSON_NAME, report_json)
     stored_html = ctx.artifacts.put(ARTIFACT_KIND, HTML_NAME, report_html)

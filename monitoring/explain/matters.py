@@ -16,7 +16,8 @@ from monitoring.explain import attribution as attr
 from monitoring.explain.reports import current_report, latest_report
 from monitoring.explain.views import DriftThatMattersView
 
-# Drift severity words on the PSI scale (monitoring.drift: < 0.1 none, 0.1-0.25 moderate, >= 0.25 significant).
+# Drift severity words on the PSI scale (monitoring.drift: < 0.1 none, 0.1-0.25 moderate,
+# >= 0.25 significant).
 _SEVERITY_WORDS = {"none": 0.0, "moderate": 0.1, "significant": 0.25}
 
 

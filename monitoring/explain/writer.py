@@ -107,7 +107,9 @@ def run_shap_report(
     """
     failure = {"version": None if version is None else str(version), "window": window}
     try:
-        with governed_run(ctx, actor, ACTION, model, job=JOB, record=record_job, failure_details=failure) as run:
+        with governed_run(
+            ctx, actor, ACTION, model, job=JOB, record=record_job, failure_details=failure
+        ) as run:
             plan = _plan(ctx, model, version, window, at, background, explain, seed, max_evals, registry)
             view = _explain_and_store(ctx, actor, plan)
             run.message = (
@@ -158,7 +160,13 @@ def _explain_and_store(ctx: AppContext, actor: Actor, plan: _Plan) -> ShapReport
     view = _store(ctx, actor, plan, samples, explained, archived, created, notes, logged=problem is None)
     log.info(
         "SHAP report %s for %s v%s: %s on %s, %d rows, %.2f s",
-        view.id, plan.spec.name, plan.version, view.explainer, view.device, view.explained_rows, view.runtime_s,
+        view.id,
+        plan.spec.name,
+        plan.version,
+        view.explainer,
+        view.device,
+        view.explained_rows,
+        view.runtime_s,
     )
     return view
 
@@ -201,7 +209,9 @@ def _samples(ctx: AppContext, plan: _Plan, notes: list[str]) -> _Samples:
     reference = inputs.reference_matrix(plan.registry, plan.spec, plan.version)
     background = inputs.sample_rows(reference, plan.background, np.random.default_rng(plan.seed))
     if len(background) < plan.background:
-        notes.append(f"reference has only {len(background)} complete rows for a background of {plan.background}")
+        notes.append(
+            f"reference has only {len(background)} complete rows for a background of {plan.background}"
+        )
     current = _window_sample(ctx, plan, notes)
     reference_rows = inputs.sample_rows(reference, plan.explain, np.random.default_rng(plan.seed + 2))
     return _Samples(background=background, reference=reference_rows, current=current)
@@ -234,7 +244,12 @@ def _window_sample(ctx: AppContext, plan: _Plan, notes: list[str]) -> np.ndarray
 # ----------------------------------------------------------------------------- 3-4. explain, build
 def _explain(ctx: AppContext, plan: _Plan, loaded: Any, samples: _Samples, notes: list[str]) -> _Explained:
     prepared = runner.prepare(
-        loaded, samples.background, plan.features, task=plan.spec.task, max_evals=plan.max_evals, seed=plan.seed
+        loaded,
+        samples.background,
+        plan.features,
+        task=plan.spec.task,
+        max_evals=plan.max_evals,
+        seed=plan.seed,
     )
     if samples.current is not None:
         result = runner.explain(prepared, samples.current, seed=plan.seed)
@@ -292,7 +307,11 @@ def _content(
     result, importance = explained.result, explained.importance
     in_window = samples.source == "window"
     beeswarm = imp.beeswarm_data(
-        result.values, result.data, plan.features, features=[f.feature for f in importance.features], seed=plan.seed
+        result.values,
+        result.data,
+        plan.features,
+        features=[f.feature for f in importance.features],
+        seed=plan.seed,
     )
     return rep.ReportContent(
         model=plan.spec.name,
@@ -338,7 +357,11 @@ def _store(
     with write_scope(ctx.engine) as session:
         session.execute(
             update(ShapReport)
-            .where(ShapReport.model == model, ShapReport.version == plan.version, ShapReport.is_current.is_(True))
+            .where(
+                ShapReport.model == model,
+                ShapReport.version == plan.version,
+                ShapReport.is_current.is_(True),
+            )
             .values(is_current=False)
         )
         row = ShapReport(

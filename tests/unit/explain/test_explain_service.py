@@ -190,7 +190,9 @@ def test_report_is_stored_archived_and_current(ctx, diabetes_setup) -> None:
 
 def test_every_read_checks_the_viewer(ctx, diabetes_setup) -> None:
     registry, _, _ = diabetes_setup
-    view = service.run_shap_report(ctx, OPERATOR, "diabetes", at=AT, background=20, explain=30, registry=registry)
+    view = service.run_shap_report(
+        ctx, OPERATOR, "diabetes", at=AT, background=20, explain=30, registry=registry
+    )
     stranger = "stranger"
     reads = {
         "current_report": lambda who: service.current_report(ctx, "diabetes", "1", viewer=who),
@@ -198,7 +200,9 @@ def test_every_read_checks_the_viewer(ctx, diabetes_setup) -> None:
         "report_history": lambda who: service.report_history(ctx, "diabetes", viewer=who),
         "report_document": lambda who: service.report_document(ctx, view, viewer=who),
         "report_html": lambda who: service.report_html(ctx, view, viewer=who),
-        "attribution_drift_over_time": lambda who: service.attribution_drift_over_time(ctx, "diabetes", viewer=who),
+        "attribution_drift_over_time": lambda who: service.attribution_drift_over_time(
+            ctx, "diabetes", viewer=who
+        ),
         "drift_that_matters": lambda who: service.drift_that_matters(ctx, "diabetes", viewer=who),
     }
     for name, read in reads.items():
@@ -265,18 +269,22 @@ def test_drift_that_matters_weights_a_real_drift_check_by_importance(sqlite_ctx)
     for d in range(2):
         records = []
         for k in range(400):
-            record = diabetes_record(1000 * d + k, BASE + d * day + k * day / 400, rng=np.random.default_rng(10 * d + k))
+            at = BASE + d * day + k * day / 400
+            record = diabetes_record(1000 * d + k, at, rng=np.random.default_rng(10 * d + k))
             for name, shift in shifts.items():
                 record["features"][name] += shift * d
             records.append(record)
         write_jsonl(ctx.settings.data_dir / "logs/diabetes" / f"d{d}.jsonl", records)
     ingest_model(ctx, ops, "diabetes", versions=["1"])
-    drift_service.fit_reference_profile(ctx, ops, "diabetes", "1", source="window", start=BASE, end=BASE + day)
+    drift_service.fit_reference_profile(
+        ctx, ops, "diabetes", "1", source="window", start=BASE, end=BASE + day
+    )
     check = drift_service.run_drift_check(ctx, ops, "diabetes", window="1d", at=BASE + 2 * day, report=False)
 
     names = ctx.models.get("diabetes").numeric_features
     reference = pd.DataFrame(np.random.default_rng(1).normal(size=(200, len(names))), columns=names)
-    model = GradientBoostingRegressor(n_estimators=20, random_state=0).fit(reference.to_numpy(), 4 * reference["bmi"])
+    model = GradientBoostingRegressor(n_estimators=20, random_state=0)
+    model.fit(reference.to_numpy(), 4 * reference["bmi"])
     registry = FakeRegistry({("diabetes-gbr", "1"): model}, {"diabetes-gbr": reference})
     report = service.run_shap_report(
         ctx, ops, "diabetes", version="1", at=BASE + 2 * day, background=30, explain=100, registry=registry
@@ -349,12 +357,14 @@ def test_prepared_explainers_are_reused_bounded_and_prepared_once(sqlite_ctx) ->
     ctx = sqlite_ctx
     names = ctx.models.get("diabetes").numeric_features
     reference = pd.DataFrame(np.random.default_rng(3).normal(size=(120, len(names))), columns=names)
-    model = GradientBoostingRegressor(n_estimators=10, random_state=0).fit(reference.to_numpy(), reference["bmi"])
+    model = GradientBoostingRegressor(n_estimators=10, random_state=0)
+    model.fit(reference.to_numpy(), reference["bmi"])
     versions = [str(v) for v in range(1, per_request.PREPARED_MAX + 2)]  # one more than the cache holds
     registry = FakeRegistry({("diabetes-gbr", v): model for v in versions}, {"diabetes-gbr": reference})
     _grant(ctx, VIEWER.username, "viewer")
     ids = {
-        v: _write_logs(ctx, "diabetes", reference.head(2), start=AT, version=v, prefix=f"v{v}")[0] for v in versions
+        v: _write_logs(ctx, "diabetes", reference.head(2), start=AT, version=v, prefix=f"v{v}")[0]
+        for v in versions
     }
 
     before = per_request.prepared_cache_info()
