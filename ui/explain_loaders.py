@@ -32,18 +32,18 @@ def report_history(ctx: AppContext, model: str, viewer: str) -> Loaded:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _document(
+def _chart_data(
     _ctx: AppContext, database_url: str, report_id: int, sha256: str, viewer: str, _view: Any
-) -> dict[str, Any]:
+) -> Any:
     from monitoring.explain import service
 
-    return service.report_document(_ctx, _view, viewer=viewer)
+    return service.report_chart_data(_ctx, _view, viewer=viewer)
 
 
-def report_document(ctx: AppContext, view: Any, viewer: str) -> Loaded:
-    """The archived JSON of a report (importance with intervals, beeswarm points)."""
+def report_chart_data(ctx: AppContext, view: Any, viewer: str) -> Loaded:
+    """The archived report's chart data (importance with intervals, beeswarm points)."""
     return guarded(
-        lambda: _document(ctx, ctx.settings.database_url, view.id, view.json_sha256, viewer, view)
+        lambda: _chart_data(ctx, ctx.settings.database_url, view.id, view.json_sha256, viewer, view)
     )
 
 

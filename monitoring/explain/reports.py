@@ -19,7 +19,14 @@ from core.timeutil import utc_or_now
 from governance.rbac import require_view
 from monitoring.explain import archive
 from monitoring.explain.tables import AttributionDriftResult, ShapReport
-from monitoring.explain.views import AttributionDriftPoint, ShapReportView, drift_point, report_view
+from monitoring.explain.views import (
+    AttributionDriftPoint,
+    ReportCharts,
+    ShapReportView,
+    drift_point,
+    report_charts,
+    report_view,
+)
 
 
 def current_report(
@@ -71,6 +78,11 @@ def report_document(ctx: AppContext, view: ShapReportView, *, viewer: str | None
     """The archived JSON report (checksum verified by the artifact store)."""
     require_view(ctx, viewer, view.model)
     return archive.read_document(ctx, view.json_sha256)
+
+
+def report_chart_data(ctx: AppContext, view: ShapReportView, *, viewer: str | None = None) -> ReportCharts:
+    """The importance bars (with intervals) and beeswarm points of the archived report."""
+    return report_charts(report_document(ctx, view, viewer=viewer))
 
 
 def report_html(ctx: AppContext, view: ShapReportView, *, viewer: str | None = None) -> bytes:

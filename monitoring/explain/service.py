@@ -26,11 +26,12 @@ from monitoring.explain.reports import (
     attribution_drift_over_time,
     current_report,
     latest_report,
+    report_chart_data,
     report_document,
     report_history,
     report_html,
 )
-from monitoring.explain.views import AttributionDriftPoint, DriftThatMattersView, ShapReportView
+from monitoring.explain.views import AttributionDriftPoint, DriftThatMattersView, ReportCharts, ShapReportView
 from monitoring.explain.writer import ACTION, run_shap_report
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "AttributionDriftPoint",
     "Contribution",
     "DriftThatMattersView",
+    "ReportCharts",
     "RequestExplanation",
     "ShapReportView",
     "attribution_drift_over_time",
@@ -48,6 +50,7 @@ __all__ = [
     "latest_report",
     "parse_window",
     "registry_for",
+    "report_chart_data",
     "report_document",
     "report_history",
     "report_html",

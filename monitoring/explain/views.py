@@ -1,6 +1,7 @@
-"""What readers of the explanation domain get: frozen views of a stored SHAP report, of one
-point of attribution drift and of drift that matters, and the conversion of a stored row into
-its view (the only place that knows how a row's JSON columns are laid out).
+"""What readers of the explanation domain get: frozen views of a stored SHAP report, of its
+charts, of one point of attribution drift and of drift that matters, and the conversion of a
+stored row (or archived document) into its view: the only place that knows how a row's JSON
+columns and the report's JSON are laid out for readers.
 """
 
 from __future__ import annotations
@@ -62,6 +63,22 @@ class AttributionDriftPoint:
     threshold: float
     drifted: bool
     rank_changes: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class ReportCharts:
+    """What a report's two charts show, read from its archived JSON (the page never parses it)."""
+
+    importance: tuple[dict[str, Any], ...]  # feature, mean_abs, low, high: most important first
+    beeswarm: tuple[dict[str, Any], ...]  # feature, shap (values), value (feature values scaled to [0, 1])
+
+
+def report_charts(document: dict[str, Any]) -> ReportCharts:
+    """The chart data of an archived report document (see :func:`monitoring.explain.report.to_json_bytes`)."""
+    return ReportCharts(
+        importance=tuple(document["importance"]["features"]),
+        beeswarm=tuple(document["beeswarm"]),
+    )
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,11 @@ def test_report_is_stored_archived_and_current(ctx, diabetes_setup) -> None:
     assert stored == view
     doc = service.report_document(ctx, stored)
     assert doc["model"] == "diabetes" and doc["samples"]["explained"] == 150
+    shown = service.report_chart_data(ctx, stored, viewer=VIEWER.username)
+    assert [bar["feature"] for bar in shown.importance] == list(view.top_features(len(names)))
+    assert shown.importance[0]["low"] <= shown.importance[0]["mean_abs"] <= shown.importance[0]["high"]
+    assert {strip["feature"] for strip in shown.beeswarm} <= set(names)
+    assert all(len(strip["shap"]) == len(strip["value"]) for strip in shown.beeswarm)
     assert doc["additivity"]["ok"] is True and doc["attribution_drift"]["drifted"] is True
     page = service.report_html(ctx, stored).decode()
     assert page.startswith("<!doctype html>") and "<svg" in page and "<script" not in page
@@ -199,6 +204,7 @@ def test_every_read_checks_the_viewer(ctx, diabetes_setup) -> None:
         "latest_report": lambda who: service.latest_report(ctx, "diabetes", viewer=who),
         "report_history": lambda who: service.report_history(ctx, "diabetes", viewer=who),
         "report_document": lambda who: service.report_document(ctx, view, viewer=who),
+        "report_chart_data": lambda who: service.report_chart_data(ctx, view, viewer=who),
         "report_html": lambda who: service.report_html(ctx, view, viewer=who),
         "attribution_drift_over_time": lambda who: service.attribution_drift_over_time(
             ctx, "diabetes", viewer=who
