@@ -159,13 +159,13 @@ def _shap_model(ctx: Any, registry: Any, spec: Any, anchor: datetime, *, first_d
         if champion is not None and info.version == champion.version:
             continue  # the champion's newest report comes last, from the daily series
         view = run_shap_report(ctx, _job_actor(ctx), spec.name, version=info.version, at=anchor,
-                               explain=explain, background=background)
+                               explain=explain, background=background, record_job=False)
         reports.append(view.id)
     start, _ = timeline_bounds(anchor)
     day_ends = [start + timedelta(days=d) for d in range(first_day, 31)]
     for moment in [m for m in day_ends if m < anchor] + [anchor]:
         view = run_shap_report(ctx, _job_actor(ctx), spec.name, at=moment, explain=explain,
-                               background=background)
+                               background=background, record_job=False)  # recorded per model above
         reports.append(view.id)
     flagged = sorted({p.window_end.date().isoformat() for p in attribution_drift_over_time(ctx, spec.name)
                       if p.drifted and p.window_end is not None})

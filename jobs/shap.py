@@ -13,7 +13,8 @@ jobs/_models.py). A model that has no registered model or no champion yet prints
 promoted. --version needs --model.
 
 Acts as the job user (VIGIL_JOB_USER, needs shap.run), or as the person whose API token is in
-VIGIL_TOKEN (--as USER alone only in demo mode). Exit codes:
+VIGIL_TOKEN (--as USER alone only in demo mode). Each version's report is one governed run
+(governance.runner: permission shap.run, a job run "shap", timing, an audit entry). Exit codes:
 0 success, 1 failure, 2 usage/configuration error or unknown model/version, 4 permission
 denied, 5 MLflow or the database unavailable.
 """
@@ -95,52 +96,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _explain_versions(  # type: ignore[no-untyped-def]
     ctx, actor, registry, args, model: str, versions: list[str | None]
 ) -> str:
-    from core.runs import record_run
+    """One governed SHAP run per version (each checked, recorded as job ``shap`` and audited by
+    the service); the model's one line names the reports."""
     from monitoring.explain import service
 
-    with record_run(ctx.engine, "shap", model=model, actor=actor.username) as run:
-        done = []
-        for version in versions:
-            view = service.run_shap_report(
-                ctx,
-                actor,
-                model,
-                version=version,
-                window=args.window,
-                background=args.background,
-                explain=args.explain,
-                seed=args.seed,
-                max_evals=args.max_evals,
-                registry=registry,
-            )
-            done.append(
-                {
-                    "version": view.version,
-                    "report_id": view.id,
-                    "explainer": view.explainer,
-                    "device": view.device,
-                    "rows": view.explained_rows,
-                    "runtime_s": round(view.runtime_s, 3),
-                    "additivity_ok": view.additivity_ok,
-                    "json_sha256": view.json_sha256,
-                }
-            )
-            log.info(
-                "%s v%s: report %d (%s on %s, %d rows from the %s, %.2f s, additivity %s), top: %s",
-                model,
-                view.version,
-                view.id,
-                view.explainer,
-                view.device,
-                view.explained_rows,
-                view.sample_source,
-                view.runtime_s,
-                "ok" if view.additivity_ok else "FAILED",
-                ", ".join(view.top_features(3)),
-            )
-        run.details = {"reports": done}
-        run.message = f"{len(done)} SHAP report{'s' if len(done) != 1 else ''}"
-    return run.message + " (" + ", ".join(f"v{d['version']} report {d['report_id']}" for d in done) + ")"
+    done = []
+    for version in versions:
+        view = service.run_shap_report(
+            ctx,
+            actor,
+            model,
+            version=version,
+            window=args.window,
+            background=args.background,
+            explain=args.explain,
+            seed=args.seed,
+            max_evals=args.max_evals,
+            registry=registry,
+        )
+        done.append(view)
+        log.info(
+            "%s v%s: report %d (%s on %s, %d rows from the %s, %.2f s, additivity %s), top: %s",
+            model,
+            view.version,
+            view.id,
+            view.explainer,
+            view.device,
+            view.explained_rows,
+            view.sample_source,
+            view.runtime_s,
+            "ok" if view.additivity_ok else "FAILED",
+            ", ".join(view.top_features(3)),
+        )
+    reports = ", ".join(f"v{v.version} report {v.id}" for v in done)
+    return f"{len(done)} SHAP report{'s' if len(done) != 1 else ''} ({reports})"
 
 
 if __name__ == "__main__":

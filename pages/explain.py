@@ -70,15 +70,14 @@ st.caption(
     f"{'logged to MLflow' if report.mlflow_logged else 'not logged to MLflow'}."
 )
 
-document = loaders.report_document(ctx, report)
-if document.error:
-    degraded("Report archive", document.error)
+chart_data = loaders.report_chart_data(ctx, report, user.username)
+if chart_data.error:
+    degraded("Report archive", chart_data.error)
 else:
-    doc = document.value
     left, right = st.columns(2)
-    left.plotly_chart(charts.importance_chart(doc["importance"]["features"]), key="explain.importance")
-    right.plotly_chart(charts.beeswarm_chart(doc["beeswarm"]), key="explain.beeswarm")
-    html = loaders.report_html(ctx, report)
+    left.plotly_chart(charts.importance_chart(chart_data.value.importance), key="explain.importance")
+    right.plotly_chart(charts.beeswarm_chart(chart_data.value.beeswarm), key="explain.beeswarm")
+    html = loaders.report_html(ctx, report, user.username)
     if html.value is not None:
         st.download_button(
             "Download the HTML report",

@@ -1,5 +1,6 @@
 """Cached reads for the Explainability page. Every loader returns a ``Loaded`` result instead of
-raising, so a dependency that is down shows as degraded, never as a traceback.
+raising, so a dependency that is down shows as degraded, never as a traceback. Each one calls
+:mod:`monitoring.explain.service` with the viewer, and the service checks the permission.
 
 The page never runs an explainer for the global charts: reports are computed by the ``shap``
 job and read here. The one exception is the per-request lookup (one row, against the stored
@@ -18,7 +19,6 @@ from core.errors import NotFound, PermissionDenied, VigilError
 from ui.loaders import Loaded, describe, guarded
 
 
-
 @st.cache_data(ttl=30, show_spinner=False)
 def _history(_ctx: AppContext, database_url: str, model: str, viewer: str) -> list[Any]:
     from monitoring.explain import service
@@ -32,22 +32,26 @@ def report_history(ctx: AppContext, model: str, viewer: str) -> Loaded:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _document(_ctx: AppContext, database_url: str, report_id: int, sha256: str, _view: Any) -> dict[str, Any]:
+def _chart_data(
+    _ctx: AppContext, database_url: str, report_id: int, sha256: str, viewer: str, _view: Any
+) -> Any:
     from monitoring.explain import service
 
-    return service.report_document(_ctx, _view)
+    return service.report_chart_data(_ctx, _view, viewer=viewer)
 
 
-def report_document(ctx: AppContext, view: Any) -> Loaded:
-    """The archived JSON of a report (importance with intervals, beeswarm points)."""
-    return guarded(lambda: _document(ctx, ctx.settings.database_url, view.id, view.json_sha256, view))
+def report_chart_data(ctx: AppContext, view: Any, viewer: str) -> Loaded:
+    """The archived report's chart data (importance with intervals, beeswarm points)."""
+    return guarded(
+        lambda: _chart_data(ctx, ctx.settings.database_url, view.id, view.json_sha256, viewer, view)
+    )
 
 
-def report_html(ctx: AppContext, view: Any) -> Loaded:
+def report_html(ctx: AppContext, view: Any, viewer: str) -> Loaded:
     """The archived HTML page, for download (uncached: read on demand)."""
     from monitoring.explain import service
 
-    return guarded(lambda: service.report_html(ctx, view))
+    return guarded(lambda: service.report_html(ctx, view, viewer=viewer))
 
 
 @st.cache_data(ttl=30, show_spinner=False)

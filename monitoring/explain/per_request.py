@@ -1,26 +1,34 @@
 """Per-request explanations: one logged request's SHAP waterfall, explained by the version that
 served it against the stored background of that version's current report (quick: one row).
-Prepared explainers are kept in a small in-process LRU keyed by registry, model, version and
-background checksum.
+
+The service checks ``model.view`` for the acting user (a refusal is audited) and hides PII
+feature values from anyone without ``model.view_pii``. Prepared explainers are kept in a small
+in-process LRU cache (cachetools, :data:`PREPARED_MAX` entries, thread-safe; concurrent
+requests for the same key prepare once) keyed by registry, model, version and background
+checksum.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache, cached
 
 from core.actor import Actor
 from core.context import AppContext
-from core.errors import InvalidInput, NotFound, ServiceUnavailable
-from monitoring.explain import runner, service
-from monitoring.explain.service import ARTIFACT_KIND, current_report
+from core.errors import InvalidInput, NotFound
+from governance.rbac import can, require
+from monitoring.explain import archive, inputs, runner
+from monitoring.explain.reports import current_report
+from monitoring.explain.views import ShapReportView
+
+PREPARED_MAX = 8  # prepared explainers kept (a DeepExplainer holds its model and background)
+REFERENCE_BACKGROUND_ROWS = 100  # background drawn from the reference when a version has no report
 
 
 @dataclass(frozen=True)
@@ -47,60 +55,48 @@ class RequestExplanation:
     background_source: str  # report <id> | reference
 
 
-_PREPARED: OrderedDict[tuple[str, str, str, str], runner.PreparedExplainer] = OrderedDict()
-_PREPARED_LOCK = threading.Lock()
-_PREPARED_MAX = 8
-
-
-def _prepared_for(
-    ctx: AppContext, model: str, version: str, registry: Any | None
-) -> tuple[runner.PreparedExplainer, str]:
-    spec = ctx.models.get(model)
-    report = current_report(ctx, model, version)
-    key = (
+def _prepared_key(ctx: AppContext, model: str, version: str, report: ShapReportView | None,
+                  registry: Any | None) -> tuple[str, str, str, str]:
+    return (
         ctx.settings.mlflow_tracking_uri,
         model,
         version,
         report.background_sha256 if report else "reference",
     )
-    with _PREPARED_LOCK:
-        if key in _PREPARED:
-            _PREPARED.move_to_end(key)
-            return _PREPARED[key], (f"report {report.id}" if report else "reference")
-    reg = service.registry_for(ctx, registry)
+
+
+@cached(LRUCache(maxsize=PREPARED_MAX), key=_prepared_key, condition=threading.Condition(), info=True)
+def _prepared(ctx: AppContext, model: str, version: str, report: ShapReportView | None,
+              registry: Any | None) -> runner.PreparedExplainer:
+    """The explainer of ``version`` against its current report's background (the reference's
+    first seeded sample when the version has no report yet)."""
+    spec = ctx.models.get(model)
+    reg = inputs.registry_for(ctx, registry)
     loaded = reg.load_model(spec.registered_model, version)
     if report is not None:
-        data = ctx.artifacts.get(ARTIFACT_KIND, report.background_sha256, "background.npy")
-        bg = np.load(io.BytesIO(data), allow_pickle=False)
-        seed, source = report.seed, f"report {report.id}"
+        bg, seed = archive.read_background(ctx, report.background_sha256), report.seed
     else:
-        reference = service._numeric_matrix(
-            reg.reference_data(spec.registered_model, version), spec.numeric_features, "the reference data"
-        )
-        bg, seed, source = service._sample(reference, 100, np.random.default_rng(0)), 0, "reference"
-    prepared = runner.prepare(loaded, bg, spec.numeric_features, task=spec.task, seed=seed)
-    with _PREPARED_LOCK:
-        _PREPARED[key] = prepared
-        while len(_PREPARED) > _PREPARED_MAX:
-            _PREPARED.popitem(last=False)
-    return prepared, source
+        reference = inputs.reference_matrix(reg, spec, version)
+        bg = inputs.sample_rows(reference, REFERENCE_BACKGROUND_ROWS, np.random.default_rng(0))
+        seed = 0
+    return runner.prepare(loaded, bg, spec.numeric_features, task=spec.task, seed=seed)
+
+
+def prepared_cache_info() -> Any:
+    """Hits, misses, size bound and current size of the prepared-explainer cache."""
+    return _prepared.cache_info()
 
 
 def explain_request(
     ctx: AppContext, actor: Actor, model: str, request_id: str, *, registry: Any | None = None
 ) -> RequestExplanation:
     """The waterfall of one logged request, explained by the version that served it."""
-    from governance.rbac import can, require
-
     require(ctx, actor, "model.view", model)
     spec = ctx.models.get(model)
     request_id = (request_id or "").strip()
     if not request_id:
         raise InvalidInput("enter a request id")
-    try:
-        record = service._find_request(ctx, model, request_id)
-    except ModuleNotFoundError:
-        raise ServiceUnavailable("the log store is not part of this build") from None
+    record = inputs.find_request(ctx, model, request_id)
     if record is None:
         raise NotFound(f"request {request_id!r} is not in the logs of {model}")
     values = record.get("features") if isinstance(record.get("features"), Mapping) else None
@@ -117,7 +113,9 @@ def explain_request(
     version = str(record.get("version") or "")
     if not version:
         raise InvalidInput(f"request {request_id} does not say which version served it")
-    prepared, source = _prepared_for(ctx, model, version, registry)
+    report = current_report(ctx, model, version)
+    prepared = _prepared(ctx, model, version, report, registry)
+    source = f"report {report.id}" if report else "reference"
     result = runner.explain(prepared, np.asarray([row]), seed=0)
     may_see_pii = bool(can(ctx, actor.username, "model.view_pii", model))
     pii = set(spec.pii_features)

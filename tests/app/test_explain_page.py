@@ -106,9 +106,10 @@ def test_viewer_sees_charts_and_attribution_drift(vigil_env, explain_results) ->
 
 
 def test_a_request_gets_its_waterfall(vigil_env, explain_results, monkeypatch) -> None:
-    from monitoring.explain import service
+    from monitoring.explain import inputs
 
-    monkeypatch.setattr(service, "registry_for", lambda _ctx, registry=None: explain_results)
+    # the registry the service reads through (MLflow in production)
+    monkeypatch.setattr(inputs, "registry_for", lambda _ctx, registry=None: explain_results)
     at = _explain_page(vigil_env, "dora")
     at.text_input(key="explain.request_id").set_value("dx-3")
     next(b for b in at.button if b.label == "Explain").click().run()

@@ -80,3 +80,6 @@ def test_the_job_explains_every_demo_version_and_logs_the_report(demo_registry) 
 
     runs = [r for r in latest_run_per_job(ctx.engine) if r.job == "shap"]
     assert runs and all(r.status == "success" for r in runs)
+    audited = ctx.audit.query(action="shap.run", outcome="success")  # one governed run per report
+    assert {a.details["report_id"] for a in audited} == {torch_report.id, tree_report.id}
+    assert {r.id for r in runs} <= {a.details["job_run_id"] for a in audited}
