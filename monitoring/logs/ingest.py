@@ -40,6 +40,7 @@ from typing import Any
 from core.actor import Actor
 from core.config import ModelSpec
 from core.errors import ServiceUnavailable
+from core.storage import logstore_location, quarantine_location
 from monitoring.logs.ledger import (
     IngestLockHandle,
     commit_ingestion,
@@ -58,7 +59,6 @@ from monitoring.logs.readers import (
     read_jsonl,
     read_parquet,
 )
-from monitoring.logs.schema import model_store_dir
 from monitoring.logs.sources import (
     LOCAL_PROTOCOLS,
     LogFile,
@@ -69,7 +69,7 @@ from monitoring.logs.sources import (
     open_stream,
     redact_url,
 )
-from monitoring.logs.store import publish
+from monitoring.logs.store import model_location, publish
 from monitoring.logs.validate import ValidationContext
 
 log = logging.getLogger("vigil.ingest")
@@ -317,8 +317,8 @@ def ingest_model(
 
 def _ingest_location(ctx: Any, actor: Actor, spec: ModelSpec, location: str, vctx: ValidationContext,
                      result: IngestResult, run_id: int, lock: IngestLockHandle, batch_rows: int) -> None:
-    roots = [model_store_dir(ctx.settings.logstore_dir, spec.name),
-             model_quarantine_dir(ctx.settings.quarantine_dir, spec.name)]
+    roots = [model_location(logstore_location(ctx.settings), spec.name),
+             model_quarantine_dir(quarantine_location(ctx.settings), spec.name)]
     published, removed = recover_staged(ctx.engine, spec.name, roots)
     if published:
         result.notes.append(f"published {published} committed part file(s) an interrupted run left staged")
