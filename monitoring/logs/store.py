@@ -315,3 +315,25 @@ def window_days(start: datetime, end: datetime) -> list[date]:
         out.append(day)
         day += timedelta(days=1)
     return out
+
+
+def has_stored_logs(logstore: Path | str | Location, model: str) -> bool:
+    """Whether ``model`` has at least one published Parquet part in the store."""
+    loc = model_location(logstore, model)
+    return any(_part_files(loc, part) for part in _partitions(loc))
+
+
+def duckdb_source(con: Any, logstore: Path | str | Location, model: str) -> str:
+    """DuckDB's ``read_parquet(...)`` over ``model``'s partitions for the connection ``con``;
+    an object store's fsspec filesystem is registered on ``con`` first, so the same SQL reads
+    local disk and ``s3://`` alike (hidden staged parts never match the glob)."""
+    loc = model_location(logstore, model)
+    if not loc.local and not any(p in con.list_filesystems() for p in _protocols(loc.fs)):
+        con.register_filesystem(loc.fs)
+    glob = loc.address(loc.join("date=*", "*.parquet")).replace("'", "''")
+    return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    return (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+
