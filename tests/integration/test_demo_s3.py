@@ -21,8 +21,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from demo import BAD_RECORDS, BAD_RECORDS_MODEL, TIMELINE_DAYS, incidents_for
-from tests.s3_server import S3Server, s3_env, s3_server  # noqa: F401  (fixtures)
+from demo import BAD_RECORDS, BAD_RECORDS_MODEL, TIMELINE_DAYS, incident_windows, incidents_for
+from tests.s3_server import S3Server, s3_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -78,8 +78,6 @@ def test_drift_found_the_incidents_from_the_bucket(demo_on_s3) -> None:  # type:
     _, data, _, built = demo_on_s3
     assert built.returncode == 0, built.stderr[-3000:]
     drift = json.loads((data / "demo" / "manifest.json").read_text())["steps"]["drift"]["details"]
-    from demo import incident_windows
-
     for model in MODELS:
         (incident,) = [i for i in incidents_for(model) if i.kind == "drift"]
         start, end = incident_windows(ANCHOR)[incident.name]
