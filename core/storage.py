@@ -45,7 +45,8 @@ def is_url(where: object) -> bool:
     return isinstance(where, str) and "://" in where
 
 
-def _protocol(fs: Any) -> str:
+def protocol_of(fs: Any) -> str:
+    """An fsspec filesystem's main protocol (``s3``, ``file``, ...)."""
     return fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
 
 
@@ -72,7 +73,7 @@ class Location:
             fs, root = fsspec.core.url_to_fs(str(where))
         except (ImportError, ValueError) as exc:
             raise ConfigError(f"storage location {redact_url(str(where))}: {type(exc).__name__}: {exc}") from None
-        if _protocol(fs) in LOCAL_PROTOCOLS:
+        if protocol_of(fs) in LOCAL_PROTOCOLS:
             return cls(str(Path(root)))
         return cls(root.rstrip("/"), fs)
 

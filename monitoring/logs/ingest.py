@@ -3,8 +3,9 @@
 For each configured model, :func:`ingest_model` lists the log files under the model's ``logs``
 location (a directory relative to the data directory, or any fsspec URL; see
 monitoring.logs.sources), validates every row (:mod:`monitoring.logs.validate`) and writes valid
-rows to the log store and invalid rows to the quarantine store. The promise: every row read is
-stored or quarantined, exactly once.
+rows to the log store and invalid rows to the quarantine store (local directories or an object
+store such as S3: core.storage). The promise: every row read is stored or quarantined, exactly
+once.
 
 - **Only complete lines.** A JSONL/CSV file is consumed up to its last newline; a line its
   writer has not finished waits for the next run. (Compressed files are complete, so their last
@@ -40,7 +41,7 @@ from typing import Any
 from core.actor import Actor
 from core.config import ModelSpec
 from core.errors import ServiceUnavailable
-from core.storage import logstore_location, quarantine_location
+from core.storage import logstore_location, protocol_of, quarantine_location
 from monitoring.logs.ledger import (
     IngestLockHandle,
     commit_ingestion,
@@ -152,8 +153,7 @@ def resolve_location(data_dir: Path, logs: str) -> str:
 
 
 def _remote(fs: Any) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol not in LOCAL_PROTOCOLS
+    return protocol_of(fs) not in LOCAL_PROTOCOLS
 
 
 def _read_failure(fs: Any, log_file: LogFile, exc: Exception, result: IngestResult) -> None:

@@ -6,6 +6,7 @@ exactly-once ingestion rules (staged parts, recovery after a crash) hold on the 
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -128,4 +129,20 @@ def test_ingest_stores_and_quarantines_in_the_bucket_exactly_once(
     again = ingest_model(ctx, op, "diabetes", versions=["1"])
     assert (again.rows_read, again.files_skipped) == (0, 2)
     assert s3_server.keys(bucket) == keys
+    assert _local_files(ctx.settings) == []
+
+
+def test_input_logs_read_from_the_bucket_too(s3_server: S3Server, s3_ctx) -> None:  # type: ignore[no-untyped-def]
+    """A worker on another machine: the inference logs, the log store and the quarantine are
+    all in the bucket; nothing is read from or written to local disk."""
+    ctx = s3_ctx
+    bucket = _bucket(ctx.settings.logstore_url.rsplit("/", 1)[0])
+    op = add_user(ctx, "ops", "operator")
+    body = "\n".join(json.dumps(r) for r in day_records(BASE, 40)) + "\n{cut off\n"
+    s3_server.client().put_object(Bucket=bucket, Key="incoming/diabetes/a.jsonl", Body=body.encode())
+    result = ingest_model(ctx, op, "diabetes", path=f"s3://{bucket}/incoming/diabetes", versions=["1"])
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (41, 40, 1)
+    assert result.location == f"s3://{bucket}/incoming/diabetes"
+    assert read_window(ctx.settings, "diabetes", BASE, BASE + timedelta(days=1)).num_rows == 40
+    assert list(quarantine_rows(ctx.settings, "diabetes")["raw"]) == ["{cut off"]
     assert _local_files(ctx.settings) == []
