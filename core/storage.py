@@ -72,7 +72,8 @@ class Location:
         try:
             fs, root = fsspec.core.url_to_fs(str(where))
         except (ImportError, ValueError) as exc:
-            raise ConfigError(f"storage location {redact_url(str(where))}: {type(exc).__name__}: {exc}") from None
+            shown = redact_url(str(where))
+            raise ConfigError(f"storage location {shown}: {type(exc).__name__}: {exc}") from None
         if protocol_of(fs) in LOCAL_PROTOCOLS:
             return cls(str(Path(root)))
         return cls(root.rstrip("/"), fs)

@@ -80,11 +80,6 @@ def final_path(staged: Path | str) -> Path | str:
     return f"{parent}/{name[1 : -len(STAGED_SUFFIX)]}"
 
 
-def is_hidden(path: str) -> bool:
-    """Staged parts and temporaries: names starting with a dot, never read."""
-    return path.rstrip("/").rsplit("/", 1)[-1].startswith(".")
-
-
 def write_parquet_atomic(table: pa.Table, target: Path | str, *, staged: bool = False,
                          **options: Any) -> Path | str:
     """Write ``table`` to ``target`` (a path or URL) so that readers see no file or the whole
@@ -93,7 +88,8 @@ def write_parquet_atomic(table: pa.Table, target: Path | str, *, staged: bool = 
     for :func:`publish` to finish. Returns ``target``."""
     options.setdefault("write_page_checksum", True)
     loc, path = split(target)
-    loc.write_with(str(staged_path(path)) if staged else path, lambda handle: pq.write_table(table, handle, **options))
+    published = str(staged_path(path)) if staged else path
+    loc.write_with(published, lambda handle: pq.write_table(table, handle, **options))
     return target
 
 
@@ -154,7 +150,8 @@ def write_partitioned(
     for day in sorted(set(days.to_pylist())):
         part = table.filter(pc.equal(days, day))
         folder = partition_dir(logstore, model, date.fromisoformat(day))
-        target = folder / f"{part_name}.parquet" if isinstance(folder, Path) else f"{folder}/{part_name}.parquet"
+        name = f"{part_name}.parquet"
+        target = folder / name if isinstance(folder, Path) else f"{folder}/{name}"
         write_parquet_atomic(part, target, staged=staged, compression="zstd")
         written.append(target)
     return written

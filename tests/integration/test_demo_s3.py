@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 ANCHOR = datetime(2026, 11, 1, 15, tzinfo=UTC)
 MODELS = ("breast-cancer", "diabetes")
+Built = tuple[dict[str, str], Path, str, subprocess.CompletedProcess[str]]  # env, data dir, bucket, build
 
 
 def _job(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +37,7 @@ def _job(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedPr
 
 
 @pytest.fixture(scope="module")
-def demo_on_s3(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def demo_on_s3(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Built:
     bucket = "vigil-demo"
     s3_server.client().create_bucket(Bucket=bucket)
     data = tmp_path_factory.mktemp("demo-s3") / "data"
@@ -53,7 +54,7 @@ def _table(s3_server: S3Server, bucket: str, key: str):  # type: ignore[no-untyp
     return pq.read_table(io.BytesIO(s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
-def test_demo_stores_its_logs_and_artifacts_in_the_bucket(s3_server: S3Server, demo_on_s3) -> None:  # type: ignore[no-untyped-def]
+def test_demo_stores_its_logs_and_artifacts_in_the_bucket(s3_server: S3Server, demo_on_s3: Built) -> None:
     _, data, bucket, built = demo_on_s3
     assert built.returncode == 0, built.stderr[-3000:]
     assert "Traceback" not in built.stderr
@@ -74,7 +75,7 @@ def test_demo_stores_its_logs_and_artifacts_in_the_bucket(s3_server: S3Server, d
     assert local == []
 
 
-def test_drift_found_the_incidents_from_the_bucket(demo_on_s3) -> None:  # type: ignore[no-untyped-def]
+def test_drift_found_the_incidents_from_the_bucket(demo_on_s3: Built) -> None:
     _, data, _, built = demo_on_s3
     assert built.returncode == 0, built.stderr[-3000:]
     drift = json.loads((data / "demo" / "manifest.json").read_text())["steps"]["drift"]["details"]
@@ -86,7 +87,7 @@ def test_drift_found_the_incidents_from_the_bucket(demo_on_s3) -> None:  # type:
         assert set(drift[model]["drifted_windows"]) == expected  # the daily windows that end in it
 
 
-def test_jobs_run_again_on_the_bucket(s3_server: S3Server, demo_on_s3) -> None:  # type: ignore[no-untyped-def]
+def test_jobs_run_again_on_the_bucket(s3_server: S3Server, demo_on_s3: Built) -> None:
     env, _, bucket, built = demo_on_s3
     assert built.returncode == 0, built.stderr[-3000:]
     before = s3_server.keys(bucket)

@@ -51,7 +51,7 @@ def _local_files(settings: Settings) -> list[Path]:
             for p in d.rglob("*") if p.is_file()]
 
 
-def test_artifacts_round_trip_through_the_bucket(s3_server: S3Server, s3_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_artifacts_round_trip_through_the_bucket(s3_server: S3Server, s3_ctx: AppContext) -> None:
     bucket = _bucket(s3_ctx.settings.artifact_url.rsplit("/", 1)[0])
     stored = s3_ctx.artifacts.put("reports", "drift.html", b"<html>1</html>")
     key = f"artifacts/reports/{stored.sha256[:2]}/{stored.sha256}/drift.html"
@@ -83,7 +83,7 @@ def test_a_failed_write_publishes_nothing(s3_server: S3Server, s3_env: str) -> N
 
 
 def test_ingest_stores_and_quarantines_in_the_bucket_exactly_once(
-    s3_server: S3Server, s3_ctx, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    s3_server: S3Server, s3_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx = s3_ctx
     bucket = _bucket(ctx.settings.logstore_url.rsplit("/", 1)[0])
@@ -119,7 +119,8 @@ def test_ingest_stores_and_quarantines_in_the_bucket_exactly_once(
 
     table = read_window(ctx.settings, "diabetes", BASE, BASE + timedelta(days=2))
     assert sorted(table.column("request_id").to_pylist()) == sorted(ids)
-    assert read_window(ctx.settings, "diabetes", BASE + timedelta(days=1), BASE + timedelta(days=2)).num_rows == 30
+    second_day = read_window(ctx.settings, "diabetes", BASE + timedelta(days=1), BASE + timedelta(days=2))
+    assert second_day.num_rows == 30
     assert latest_timestamp(ctx.settings, "diabetes") > BASE + timedelta(days=1)
     assert find_request(ctx.settings, "diabetes", "r10")["request_id"] == "r10"
     assert [d.isoformat() for d in partition_days(ctx.settings, "diabetes")] == ["2026-11-01", "2026-11-02"]
@@ -132,7 +133,7 @@ def test_ingest_stores_and_quarantines_in_the_bucket_exactly_once(
     assert _local_files(ctx.settings) == []
 
 
-def test_input_logs_read_from_the_bucket_too(s3_server: S3Server, s3_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_input_logs_read_from_the_bucket_too(s3_server: S3Server, s3_ctx: AppContext) -> None:
     """A worker on another machine: the inference logs, the log store and the quarantine are
     all in the bucket; nothing is read from or written to local disk."""
     ctx = s3_ctx

@@ -33,7 +33,8 @@ def test_default_stores_are_todays_directories(tmp_path: Path) -> None:
 
 
 def test_two_variables_move_the_stores_and_the_quarantine_follows_the_log_store(tmp_path: Path) -> None:
-    s = _settings(tmp_path, VIGIL_ARTIFACT_URL="memory:///vigil/artifacts", VIGIL_LOGSTORE_URL="memory:///vigil/logs")
+    s = _settings(tmp_path, VIGIL_ARTIFACT_URL="memory:///vigil/artifacts",
+                  VIGIL_LOGSTORE_URL="memory:///vigil/logs")
     assert artifact_location(s).url == "memory:///vigil/artifacts"
     assert logstore_location(s).url == "memory:///vigil/logs"
     assert quarantine_location(s).url == "memory:///vigil/logs/_quarantine"

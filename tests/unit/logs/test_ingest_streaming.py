@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import tracemalloc
 from datetime import timedelta
+from typing import Any
 
 from monitoring.logs.ingest import ingest_model
 from monitoring.logs.store import read_window
 from tests.unit.logs.loghelpers import BASE, add_user, day_records, write_jsonl
 
 
-def _peak_ingest(ctx, op, name: str, rows: int, start: int) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+def _peak_ingest(ctx: Any, op: Any, name: str, rows: int, start: int) -> tuple[int, int, int]:
     path = write_jsonl(ctx.settings.data_dir / "logs" / "diabetes" / f"{name}.jsonl",
                        day_records(BASE, rows, start_index=start))
     tracemalloc.start()
