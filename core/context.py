@@ -42,5 +42,6 @@ class AppContext:
     @cached_property
     def artifacts(self):  # type: ignore[no-untyped-def]
         from core.artifacts import ArtifactStore
+        from core.storage import artifact_location
 
-        return ArtifactStore(self.settings.artifacts_dir)
+        return ArtifactStore(artifact_location(self.settings))

@@ -23,6 +23,8 @@ says otherwise. A malformed value stops start-up with a ConfigError naming the v
 | VIGIL_DB_CONNECT_TIMEOUT_SECONDS | PostgreSQL: give up connecting after this long (exit 5) | 10 |
 | VIGIL_DB_STATEMENT_TIMEOUT_SECONDS | PostgreSQL: cancel a statement after this long; 0 = never | 300 |
 | VIGIL_DB_BUSY_TIMEOUT_SECONDS | SQLite: wait this long for another writer's lock, then exit 5 | 30 |
+| VIGIL_ARTIFACT_URL | artifact store: a directory or fsspec URL (s3://bucket/prefix); see core.storage | <data>/artifacts |
+| VIGIL_LOGSTORE_URL | log store (quarantine in its _quarantine/): directory or fsspec URL | <data>/logstore |
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class Settings:
     db_connect_timeout_seconds: int = 10
     db_statement_timeout_seconds: int = 300
     db_busy_timeout_seconds: int = 30
+    artifact_url: str | None = None
+    logstore_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -131,6 +135,8 @@ class Settings:
             db_connect_timeout_seconds=_int(env, "VIGIL_DB_CONNECT_TIMEOUT_SECONDS", 10),
             db_statement_timeout_seconds=_int(env, "VIGIL_DB_STATEMENT_TIMEOUT_SECONDS", 300, minimum=0),
             db_busy_timeout_seconds=_int(env, "VIGIL_DB_BUSY_TIMEOUT_SECONDS", 30),
+            artifact_url=(env.get("VIGIL_ARTIFACT_URL") or "").strip() or None,
+            logstore_url=(env.get("VIGIL_LOGSTORE_URL") or "").strip() or None,
         )
 
     def ensure_dirs(self) -> None:

@@ -105,16 +105,13 @@ def reset_monitoring(ctx: Any, progress: Progress) -> list[str]:
     quarantine, the ingest ledger and every stored result. Accounts, grants, API tokens, job
     runs and the audit log are kept: the audit log is append-only and the rebuild itself is
     audited (by demo.actions.reset_demo, which checks the permission). Returns what was cleared."""
-    import shutil
-
     from sqlalchemy import delete
 
     from core.db import Base, import_all_tables, write_scope
+    from core.storage import logstore_location, quarantine_location
 
-    for path in (ctx.settings.logstore_dir, ctx.settings.quarantine_dir):
-        if path.exists():
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
+    for location in (logstore_location(ctx.settings), quarantine_location(ctx.settings)):
+        location.clear()  # a local directory or an object-store prefix (core.storage)
     import_all_tables()
     cleared = []
     with write_scope(ctx.engine) as session:

@@ -3,8 +3,9 @@
 For each configured model, :func:`ingest_model` lists the log files under the model's ``logs``
 location (a directory relative to the data directory, or any fsspec URL; see
 monitoring.logs.sources), validates every row (:mod:`monitoring.logs.validate`) and writes valid
-rows to the log store and invalid rows to the quarantine store. The promise: every row read is
-stored or quarantined, exactly once.
+rows to the log store and invalid rows to the quarantine store (local directories or an object
+store such as S3: core.storage). The promise: every row read is stored or quarantined, exactly
+once.
 
 - **Only complete lines.** A JSONL/CSV file is consumed up to its last newline; a line its
   writer has not finished waits for the next run. (Compressed files are complete, so their last
@@ -40,6 +41,7 @@ from typing import Any
 from core.actor import Actor
 from core.config import ModelSpec
 from core.errors import ServiceUnavailable
+from core.storage import logstore_location, protocol_of, quarantine_location
 from monitoring.logs.ledger import (
     IngestLockHandle,
     commit_ingestion,
@@ -58,7 +60,6 @@ from monitoring.logs.readers import (
     read_jsonl,
     read_parquet,
 )
-from monitoring.logs.schema import model_store_dir
 from monitoring.logs.sources import (
     LOCAL_PROTOCOLS,
     LogFile,
@@ -69,7 +70,7 @@ from monitoring.logs.sources import (
     open_stream,
     redact_url,
 )
-from monitoring.logs.store import publish
+from monitoring.logs.store import model_location, publish
 from monitoring.logs.validate import ValidationContext
 
 log = logging.getLogger("vigil.ingest")
@@ -152,8 +153,7 @@ def resolve_location(data_dir: Path, logs: str) -> str:
 
 
 def _remote(fs: Any) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol not in LOCAL_PROTOCOLS
+    return protocol_of(fs) not in LOCAL_PROTOCOLS
 
 
 def _read_failure(fs: Any, log_file: LogFile, exc: Exception, result: IngestResult) -> None:
@@ -317,8 +317,8 @@ def ingest_model(
 
 def _ingest_location(ctx: Any, actor: Actor, spec: ModelSpec, location: str, vctx: ValidationContext,
                      result: IngestResult, run_id: int, lock: IngestLockHandle, batch_rows: int) -> None:
-    roots = [model_store_dir(ctx.settings.logstore_dir, spec.name),
-             model_quarantine_dir(ctx.settings.quarantine_dir, spec.name)]
+    roots = [model_location(logstore_location(ctx.settings), spec.name),
+             model_quarantine_dir(quarantine_location(ctx.settings), spec.name)]
     published, removed = recover_staged(ctx.engine, spec.name, roots)
     if published:
         result.notes.append(f"published {published} committed part file(s) an interrupted run left staged")

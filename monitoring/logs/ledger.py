@@ -13,7 +13,8 @@ commit that makes an ingestion's rows visible exactly once.
   commit.
 - **Recovery.** :func:`recover_staged`, at the start of each run and under the lock, publishes
   staged parts whose ledger row committed (the process died between commit and rename) and
-  deletes staged parts and temporaries without one (it died before the commit).
+  deletes staged parts and temporaries without one (it died before the commit), on local disk
+  or an object store alike (core.storage).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from core.actor import Actor
 from core.errors import Conflict
 from core.runs import pid_alive
+from core.storage import Location
 from core.timeutil import aware
 
 log = logging.getLogger("vigil.ingest")
@@ -207,29 +209,29 @@ def commit_ingestion(
 
 
 def _tail(path: str | Path) -> str:
-    p = Path(path)
-    return f"{p.parent.name}/{p.name}"
+    """The last two components of a part's path or URL (``date=D/part.parquet``)."""
+    return "/".join(str(path).rstrip("/").rsplit("/", 2)[-2:])
 
 
-def recover_staged(engine: Engine, model: str, roots: list[Path]) -> tuple[int, int]:
+def recover_staged(engine: Engine, model: str, roots: list[Path | str | Location]) -> tuple[int, int]:
     """Publish staged files listed in the ledger, delete the rest and any temporaries under
-    ``roots``. Call only while holding the model's ingest lock. Returns (published, removed)."""
+    ``roots`` (directories or core.storage locations). Call only while holding the model's
+    ingest lock. Returns (published, removed)."""
     from monitoring.logs.store import STAGED_SUFFIX, final_path
     from monitoring.logs.tables import IngestedFile
 
-    staged: list[Path] = []
-    temporaries: list[Path] = []
-    for root in roots:
-        if root.is_dir():
-            staged.extend(root.rglob(f".*{STAGED_SUFFIX}"))
-            temporaries.extend(root.rglob(".*.tmp"))
+    staged: list[tuple[Location, str]] = []
     removed = 0
-    for tmp in temporaries:
-        try:
-            tmp.unlink()
-            removed += 1
-        except FileNotFoundError:
-            continue
+    for root in roots:
+        loc = Location.of(root)
+        for path in loc.find():
+            name = path.rsplit("/", 1)[-1]
+            if not name.startswith("."):
+                continue
+            if name.endswith(STAGED_SUFFIX):
+                staged.append((loc, path))
+            elif name.endswith(".tmp") and loc.remove(path):
+                removed += 1
     if not staged:
         return 0, removed
     listed: set[str] = set()
@@ -237,15 +239,10 @@ def recover_staged(engine: Engine, model: str, roots: list[Path]) -> tuple[int, 
         for parts in conn.scalars(select(IngestedFile.parts).where(IngestedFile.model == model)):
             listed.update(_tail(p) for p in parts or [])
     published = 0
-    for path in staged:
-        target = final_path(path)
-        try:
-            if _tail(target) in listed:
-                os.replace(path, target)
-                published += 1
-            else:
-                path.unlink()
-                removed += 1
-        except FileNotFoundError:
-            continue
+    for loc, path in staged:
+        target = str(final_path(path))
+        if _tail(target) in listed:
+            published += loc.move(path, target)
+        else:
+            removed += loc.remove(path)
     return published, removed

@@ -1,6 +1,8 @@
 """The quarantine store: every invalid log row, kept with its reason, never dropped.
 
-Layout: ``<data>/quarantine/model=<name>/<part>.parquet``, one or more files per ingestion
+Layout: ``<quarantine>/model=<name>/<part>.parquet``, where ``<quarantine>`` is
+``<data>/quarantine``, or ``_quarantine/`` under VIGIL_LOGSTORE_URL when the log store is on an
+object store (core.storage.quarantine_location); one or more files per ingestion
 (part names derived from the ingested content's checksum, like its log-store parts, so a
 repeated ingestion overwrites instead of duplicating; staged until the ledger commit, see
 monitoring.logs.ledger). Columns: model, source_file, line, reason, raw, ingested_at. A Parquet
@@ -27,6 +29,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from core.db import session_scope
+from core.storage import Location, quarantine_location
 from monitoring.logs.schema import feature_column
 from monitoring.logs.store import write_parquet_atomic
 
@@ -53,19 +56,27 @@ class QuarantinedRow:
     raw: str
 
 
-def model_quarantine_dir(quarantine_dir: Path, model: str) -> Path:
-    return Path(quarantine_dir) / f"model={model}"
+def model_quarantine_dir(quarantine: Path | str | Location, model: str) -> Location:
+    """Where ``model``'s quarantine files lie."""
+    return Location.of(quarantine).child(f"model={model}")
+
+
+def _location(quarantine: Any) -> Location:
+    """A quarantine given as a location, a path/URL, or the settings (their configured one)."""
+    if hasattr(quarantine, "quarantine_dir"):
+        return quarantine_location(quarantine)
+    return Location.of(quarantine)
 
 
 def write_quarantine(
-    quarantine_dir: Path,
+    quarantine: Path | str | Location,
     model: str,
     rows: list[QuarantinedRow],
     part_name: str,
     ingested_at: datetime,
     *,
     staged: bool = False,
-) -> Path | None:
+) -> Path | str | None:
     """Write ``rows`` atomically as ``model=<m>/<part_name>.parquet`` (None when there are none);
     ``staged``: under the hidden staged name until published (see monitoring.logs.store)."""
     if not rows:
@@ -81,8 +92,9 @@ def write_quarantine(
         },
         schema=QUARANTINE_SCHEMA,
     )
-    target = model_quarantine_dir(quarantine_dir, model) / f"{part_name}.parquet"
-    return write_parquet_atomic(table, target, staged=staged)
+    loc = model_quarantine_dir(quarantine, model)
+    path = loc.join(f"{part_name}.parquet")
+    return write_parquet_atomic(table, Path(path) if loc.local else loc.address(path), staged=staged)
 
 
 @dataclass(frozen=True)
@@ -150,29 +162,26 @@ def mask_raw(raw: str, pii_features: list[str]) -> str:
 
 
 def quarantine_rows(
-    quarantine_dir: Path,
+    quarantine: Any,
     model: str,
     *,
     limit: int = 200,
     pii_features: list[str] | None = None,
     reveal_pii: bool = False,
 ) -> pd.DataFrame:
-    """The newest quarantined rows of ``model`` (up to ``limit``), PII masked unless revealed."""
-    root = model_quarantine_dir(quarantine_dir, model)
+    """The newest quarantined rows of ``model`` (up to ``limit``), PII masked unless revealed.
+    ``quarantine``: the settings (their configured quarantine), a location, a path or a URL."""
+    loc = model_quarantine_dir(_location(quarantine), model)
     columns = ["ingested_at", "source_file", "line", "reason", "raw"]
-    files = (
-        sorted(
-            (p for p in root.glob("*.parquet") if not p.name.startswith(".")),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
-        )
-        if root.is_dir()
-        else []
+    files = sorted(
+        (loc.join(n) for n in loc.listdir() if n.endswith(".parquet") and not n.startswith(".")),
+        key=loc.mtime,
+        reverse=True,
     )
     frames: list[pd.DataFrame] = []
     total = 0
     for path in files:
-        frame = pq.read_table(path, columns=columns).to_pandas()
+        frame = pq.read_table(path, columns=columns, filesystem=loc.arrow_filesystem()).to_pandas()
         frames.append(frame)
         total += len(frame)
         if total >= limit:

@@ -1,7 +1,9 @@
 """Turning a log file's bytes into validated rows: JSONL, CSV and Parquet parsers and the
 :class:`PartWriter` that writes rows to staged store parts and quarantine files in batches.
 
-Used by monitoring.logs.ingest, which decides *which* bytes to read; here a line that is not
+Used by monitoring.logs.ingest, which decides *which* bytes to read. Rows are held at most
+``batch_rows`` at a time: each full batch becomes a staged part in the log store or the
+quarantine (wherever core.storage puts them: local disk or an object store). Here a line that is not
 UTF-8 or is too long is quarantined with that reason, and a Parquet file is read with page
 checksums verified (a mismatch raises :class:`CorruptParquet`, the caller quarantines the file
 whole with :func:`quarantine_whole`).
@@ -18,12 +20,12 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from core.config import ModelSpec
+from core.storage import logstore_location, quarantine_location, split
 from monitoring.logs.quarantine import QuarantinedRow, model_quarantine_dir, write_quarantine
 from monitoring.logs.sources import LogFile, RangeReader, iter_chunks
 from monitoring.logs.store import staged_path, store_schema, write_partitioned
@@ -43,6 +45,7 @@ class PartWriter:
     def __init__(self, settings: Any, spec: ModelSpec, url: str, checksum: str, batch_rows: int,
                  on_batch: Callable[[], None] = lambda: None):
         self.settings, self.spec, self.url = settings, spec, url
+        self.logstore, self.quarantine = logstore_location(settings), quarantine_location(settings)
         self.on_batch = on_batch  # keeps the ingest lock's lease fresh during a long file
         self.base = f"part-{checksum[:24]}"
         self.batch_rows = batch_rows
@@ -90,28 +93,30 @@ class PartWriter:
                 {f.name: pa.array([r.get(f.name) for r in self.good], type=f.type) for f in self.schema},
                 schema=self.schema,
             )
-            written = write_partitioned(self.settings.logstore_dir, self.spec.name, table, self._name(),
-                                        staged=True)
+            written = write_partitioned(self.logstore, self.spec.name, table, self._name(), staged=True)
             self.parts.extend(str(p) for p in written)
             self.good = []
 
     def _flush_bad(self) -> None:
         if self.bad:
-            q = write_quarantine(self.settings.quarantine_dir, self.spec.name, self.bad, self._name(),
-                                 self.ingested_at, staged=True)
+            q = write_quarantine(self.quarantine, self.spec.name, self.bad, self._name(), self.ingested_at,
+                                 staged=True)
             if q is not None:
                 self.parts.append(str(q))
             self.bad = []
 
     def keep_file(self, fs: Any, path: str) -> None:
         """Stage a copy of a whole source file next to the quarantine (corrupt Parquet)."""
-        target = model_quarantine_dir(self.settings.quarantine_dir, self.spec.name) / "files"
-        target = target / f"{self.base}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with fs.open(path, "rb") as src, open(staged_path(target), "wb") as dst:
-            for chunk in iter_chunks(src):
-                dst.write(chunk)
-        self.parts.append(str(target))
+        loc = model_quarantine_dir(self.quarantine, self.spec.name).child("files")
+        target = loc.join(f"{self.base}.parquet")
+
+        def copy(dst: Any) -> None:
+            with fs.open(path, "rb") as src:
+                for chunk in iter_chunks(src):
+                    dst.write(chunk)
+
+        loc.write_with(str(staged_path(target)), copy)
+        self.parts.append(loc.address(target))
 
     def finish(self) -> list[str]:
         self._flush_good()
@@ -122,7 +127,8 @@ class PartWriter:
         """Delete what was staged (only safe under the model's ingest lock)."""
         self.good, self.bad = [], []
         for part in self.parts:
-            staged_path(Path(part)).unlink(missing_ok=True)
+            loc, path = split(part)
+            loc.remove(str(staged_path(path)))
         self.parts = []
         self.stored = self.quarantined = 0
         self.reasons = Counter()

@@ -21,13 +21,14 @@ from typing import IO, Any
 
 from core.errors import ServiceUnavailable
 from core.redact import redact_text, redact_url, url_secrets
+from core.storage import LOCAL_PROTOCOLS
+from core.storage import protocol_of as _protocol
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 16 << 20  # a longer "line" is quarantined as too long, never held in memory
 KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".xz": "xz"}
 _ROTATION = re.compile(r"^\.\d{1,4}$")
-LOCAL_PROTOCOLS = ("file", "local")
 
 
 def _redact_text(text: str, url: str) -> str:
@@ -75,10 +76,6 @@ def classify(name: str) -> tuple[str, str | None, int] | str:
 def _split(name: str) -> tuple[str, str]:
     dot = name.rfind(".")
     return (name, "") if dot <= 0 else (name[:dot], name[dot:])
-
-
-def _protocol(fs: Any) -> str:
-    return fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
 
 
 def display_url(fs: Any, path: str) -> str:

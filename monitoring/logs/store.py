@@ -1,6 +1,10 @@
-"""The Parquet log store: layout, atomic writes and windowed reads (pyarrow.dataset).
+"""The Parquet log store: layout, staged writes and their publication, windowed reads
+(pyarrow.dataset).
 
-Layout (see monitoring.logs.schema): ``<logstore>/model=<name>/date=YYYY-MM-DD/<part>.parquet``.
+Layout (see monitoring.logs.schema): ``<logstore>/model=<name>/date=YYYY-MM-DD/<part>.parquet``,
+where ``<logstore>`` is ``<data>/logstore`` or VIGIL_LOGSTORE_URL (a directory or any fsspec URL
+such as ``s3://bucket/logstore``; core.storage). Writes follow core.storage's write-then-publish
+rule; reads go through pyarrow with the location's filesystem (its native one for local disk).
 Reads prune partitions by date before opening any file, then filter on the timestamp, so a
 one-day window over a year of logs opens one or two directories. Files written under an older
 feature list are read with the current schema (missing columns come back as nulls).
@@ -14,8 +18,6 @@ ingest ledger row that lists it is committed (see monitoring.logs.ledger).
 from __future__ import annotations
 
 import functools
-import os
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,7 +30,9 @@ import pyarrow.parquet as pq
 
 from core.config import ModelSpec
 from core.settings import Settings
-from monitoring.logs.schema import FEATURE_PREFIX, STORE_COLUMNS, feature_column, model_store_dir
+from core.storage import Location, logstore_location, split
+from monitoring.logs.schema import FEATURE_PREFIX, STORE_COLUMNS, feature_column
+from monitoring.logs.schema import model_store_dir  # noqa: F401  (re-exported)
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 DEFAULT_BATCH_ROWS = 65_536
@@ -49,66 +53,89 @@ def store_schema(spec: ModelSpec) -> pa.Schema:
     return pa.schema(fields)
 
 
-def partition_dir(logstore_dir: Path, model: str, day: date) -> Path:
-    return model_store_dir(logstore_dir, model) / f"date={day.isoformat()}"
+def model_location(logstore: Path | str | Location, model: str) -> Location:
+    """Where ``model``'s partitions lie (``model=<name>`` under the log store)."""
+    return Location.of(logstore).child(f"model={model}")
 
 
-def staged_path(target: Path) -> Path:
-    """The hidden name a staged ``target`` waits under until it is published."""
-    return target.parent / f".{target.name}{STAGED_SUFFIX}"
+def partition_dir(logstore: Path | str | Location, model: str, day: date) -> Path | str:
+    """The address of ``model``'s partition for ``day`` (a Path when the store is local)."""
+    loc = model_location(logstore, model).child(f"date={day.isoformat()}")
+    return Path(loc.root) if loc.local else loc.url
 
 
-def final_path(staged: Path) -> Path:
+def staged_path(target: Path | str) -> Path | str:
+    """The hidden name a staged ``target`` (a path or URL) waits under until it is published."""
+    if isinstance(target, Path):
+        return target.parent / f".{target.name}{STAGED_SUFFIX}"
+    parent, _, name = target.rpartition("/")
+    return f"{parent}/.{name}{STAGED_SUFFIX}"
+
+
+def final_path(staged: Path | str) -> Path | str:
     """Inverse of :func:`staged_path`."""
-    return staged.parent / staged.name[1 : -len(STAGED_SUFFIX)]
+    if isinstance(staged, Path):
+        return staged.parent / staged.name[1 : -len(STAGED_SUFFIX)]
+    parent, _, name = staged.rpartition("/")
+    return f"{parent}/{name[1 : -len(STAGED_SUFFIX)]}"
 
 
-def write_parquet_atomic(table: pa.Table, target: Path, *, staged: bool = False, **options: Any) -> Path:
-    """Write ``table`` to ``target`` so that readers see no file or the whole file: a hidden
-    temporary name in the same directory, fsync, then rename (killed writes leave only a
-    ``.*.tmp`` that ingestion clears). With ``staged`` the rename goes to
-    :func:`staged_path` instead, for :func:`publish` to finish. Returns ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+def write_parquet_atomic(table: pa.Table, target: Path | str, *, staged: bool = False,
+                         **options: Any) -> Path | str:
+    """Write ``table`` to ``target`` (a path or URL) so that readers see no file or the whole
+    file (core.storage's write-then-publish rule; a killed local write leaves only a ``.*.tmp``
+    that ingestion clears). With ``staged`` it is published under :func:`staged_path` instead,
+    for :func:`publish` to finish. Returns ``target``."""
     options.setdefault("write_page_checksum", True)
-    try:
-        pq.write_table(table, tmp, **options)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, staged_path(target) if staged else target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    loc, path = split(target)
+    published = str(staged_path(path)) if staged else path
+    loc.write_with(published, lambda handle: pq.write_table(table, handle, **options))
     return target
 
 
 def publish(targets: Sequence[str | Path]) -> int:
-    """Rename each staged target into place (idempotent: done ones are left); returns renames."""
+    """Move each staged target into place (idempotent: done ones are left); returns moves."""
     moved = 0
     for target in targets:
-        staged = staged_path(Path(target))
-        try:
-            os.replace(staged, target)
+        loc, path = split(target)
+        if loc.move(str(staged_path(path)), path):
             moved += 1
-        except FileNotFoundError:
-            continue
     return moved
 
 
-def _newest_partitions(settings: Settings, model: str) -> Iterator[list[str]]:
+def _partitions(loc: Location) -> list[str]:
+    return sorted(name for name in loc.listdir() if name.startswith("date="))
+
+
+def _part_files(loc: Location, partition: str) -> list[str]:
+    folder = loc.join(partition)
+    return [loc.join(partition, name) for name in loc.listdir(folder)
+            if name.endswith(".parquet") and not name.startswith(".")]
+
+
+def _newest_partitions(settings: Settings, model: str) -> Iterator[tuple[Location, list[str]]]:
     """The Parquet files of each date partition of ``model``, newest date first."""
-    root = model_store_dir(settings.logstore_dir, model)
-    if not root.is_dir():
-        return
-    for part in sorted((p for p in root.iterdir() if p.name.startswith("date=")), reverse=True):
-        files = [str(p) for p in part.glob("*.parquet") if not p.name.startswith(".")]
+    loc = model_location(logstore_location(settings), model)
+    for part in reversed(_partitions(loc)):
+        files = _part_files(loc, part)
         if files:
-            yield files
+            yield loc, files
+
+
+def partition_days(settings: Settings, model: str) -> list[date]:
+    """The UTC dates that have a partition of ``model``, oldest first."""
+    days = []
+    for part in _partitions(model_location(logstore_location(settings), model)):
+        try:
+            days.append(date.fromisoformat(part[5:]))
+        except ValueError:
+            continue
+    return days
 
 
 def write_partitioned(
-    logstore_dir: Path, model: str, table: pa.Table, part_name: str, *, staged: bool = False
-) -> list[Path]:
+    logstore: Path | str | Location, model: str, table: pa.Table, part_name: str, *, staged: bool = False
+) -> list[Path | str]:
     """Write ``table`` split by UTC date as ``date=D/<part_name>.parquet``, atomically per file.
 
     Each file is written to a hidden temporary name in its partition and renamed into place,
@@ -119,10 +146,12 @@ def write_partitioned(
     if table.num_rows == 0:
         return []
     days = pc.strftime(table.column("timestamp"), format="%Y-%m-%d")
-    written: list[Path] = []
+    written: list[Path | str] = []
     for day in sorted(set(days.to_pylist())):
         part = table.filter(pc.equal(days, day))
-        target = partition_dir(logstore_dir, model, date.fromisoformat(day)) / f"{part_name}.parquet"
+        folder = partition_dir(logstore, model, date.fromisoformat(day))
+        name = f"{part_name}.parquet"
+        target = folder / name if isinstance(folder, Path) else f"{folder}/{name}"
         write_parquet_atomic(part, target, staged=staged, compression="zstd")
         written.append(target)
     return written
@@ -148,23 +177,18 @@ def _load_config(path: str, _mtime: float):  # type: ignore[no-untyped-def]
     return load_models_config(path)
 
 
-def _files(logstore_dir: Path, model: str, start: datetime | None, end: datetime | None) -> list[str]:
-    root = model_store_dir(logstore_dir, model)
-    if not root.is_dir():
-        return []
+def _files(loc: Location, start: datetime | None, end: datetime | None) -> list[str]:
     first = _as_utc(start).date() if start else None
     last = _as_utc(end).date() if end else None
     files: list[str] = []
-    for part in sorted(root.iterdir()):
-        if not part.name.startswith("date="):
-            continue
+    for part in _partitions(loc):
         try:
-            day = date.fromisoformat(part.name[5:])
+            day = date.fromisoformat(part[5:])
         except ValueError:
             continue
         if (first and day < first) or (last and day > last):
             continue
-        files.extend(str(p) for p in sorted(part.glob("*.parquet")) if not p.name.startswith("."))
+        files.extend(sorted(_part_files(loc, part)))
     return files
 
 
@@ -175,15 +199,16 @@ def _dataset(
     end: datetime | None,
     spec: ModelSpec | None = None,
 ) -> ds.Dataset | None:
-    files = _files(settings.logstore_dir, model, start, end)
+    loc = model_location(logstore_location(settings), model)
+    files = _files(loc, start, end)
     if not files:
         return None
     spec = spec or _spec(settings, model)
     if spec is not None:
         schema = store_schema(spec)
     else:  # unknown configuration: take the newest file's schema
-        schema = pq.read_schema(files[-1])
-    return ds.dataset(files, schema=schema, format="parquet")
+        schema = pq.read_schema(files[-1], filesystem=loc.arrow_filesystem())
+    return ds.dataset(files, schema=schema, format="parquet", filesystem=loc.arrow_filesystem())
 
 
 def _filter(start: datetime | None, end: datetime | None) -> ds.Expression | None:
@@ -256,8 +281,10 @@ def iter_window_batches(
 
 def latest_timestamp(settings: Settings, model: str) -> datetime | None:
     """The newest stored timestamp of ``model`` (reads only the newest date partition)."""
-    for files in _newest_partitions(settings, model):
-        table = ds.dataset(files, format="parquet").to_table(columns=["timestamp"])
+    for loc, files in _newest_partitions(settings, model):
+        table = ds.dataset(files, format="parquet", filesystem=loc.arrow_filesystem()).to_table(
+            columns=["timestamp"]
+        )
         newest = pc.max(table.column("timestamp")).as_py()
         if newest is not None:
             return _as_utc(newest)
@@ -266,8 +293,10 @@ def latest_timestamp(settings: Settings, model: str) -> datetime | None:
 
 def find_request(settings: Settings, model: str, request_id: str) -> dict[str, Any] | None:
     """The stored record of one request (newest partitions first), or None."""
-    for files in _newest_partitions(settings, model):
-        table = ds.dataset(files, format="parquet").to_table(filter=ds.field("request_id") == request_id)
+    for loc, files in _newest_partitions(settings, model):
+        table = ds.dataset(files, format="parquet", filesystem=loc.arrow_filesystem()).to_table(
+            filter=ds.field("request_id") == request_id
+        )
         if table.num_rows:
             row = table.slice(table.num_rows - 1, 1).to_pylist()[0]
             feats = {k[len(FEATURE_PREFIX) :]: row.pop(k) for k in list(row) if k.startswith(FEATURE_PREFIX)}
@@ -283,3 +312,25 @@ def window_days(start: datetime, end: datetime) -> list[date]:
         out.append(day)
         day += timedelta(days=1)
     return out
+
+
+def has_stored_logs(logstore: Path | str | Location, model: str) -> bool:
+    """Whether ``model`` has at least one published Parquet part in the store."""
+    loc = model_location(logstore, model)
+    return any(_part_files(loc, part) for part in _partitions(loc))
+
+
+def duckdb_source(con: Any, logstore: Path | str | Location, model: str) -> str:
+    """DuckDB's ``read_parquet(...)`` over ``model``'s partitions for the connection ``con``;
+    an object store's fsspec filesystem is registered on ``con`` first, so the same SQL reads
+    local disk and ``s3://`` alike (hidden staged parts never match the glob)."""
+    loc = model_location(logstore, model)
+    if not loc.local and not any(p in con.list_filesystems() for p in _protocols(loc.fs)):
+        con.register_filesystem(loc.fs)
+    glob = loc.address(loc.join("date=*", "*.parquet")).replace("'", "''")
+    return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    return (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+
