@@ -25,7 +25,7 @@ from core.actor import Actor
 from core.db import session_scope, write_scope
 from core.errors import InvalidInput
 from core.runs import record_run
-from monitoring.health.tables import SLOSeries, SLOSnapshot
+from monitoring.slo.tables import SLOSeries, SLOSnapshot
 from monitoring.slo import logs_source, presets
 from monitoring.slo.burn import WINDOWS, SLOResult
 from monitoring.slo.spec import SLODefinition, from_config
