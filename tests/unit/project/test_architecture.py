@@ -70,3 +70,72 @@ def test_importing_core_switches_telemetry_off() -> None:
             "import core; print(os.environ['DO_NOT_TRACK'], os.environ['MLFLOW_DISABLE_TELEMETRY'])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["true", "true"]
+
+
+# ---- pages and ui call services only -------------------------------------------------------------
+# (shared/ARCHITECTURE.md, "Seams to keep": pages/ and ui/ import no SQLAlchemy, no engine, no
+# table module, no store path; the services check permissions and own every query.)
+
+FRONT = ("pages", "ui")
+FORBIDDEN_MODULES = re.compile(r"^(sqlalchemy(\..*)?|core\.db|core\.tables|governance\.tables|monitoring\.\w+\.tables)$")
+# ctx.engine and the store directories belong to the services and jobs
+FORBIDDEN_ATTRIBUTES = frozenset({"engine", "artifacts_dir", "logstore_dir", "quarantine_dir", "mlflow_artifacts_dir"})
+
+
+def _front_files() -> list[Path]:
+    files = [ROOT / "app.py"]
+    for package in FRONT:
+        files += sorted((ROOT / package).rglob("*.py"))
+    return files
+
+
+def _modules_imported(path: Path) -> set[str]:
+    """Every module an ``import`` or ``from ... import`` anywhere in the file (functions included)
+    may load, with ``from a.b import c`` counted as both ``a.b`` and ``a.b.c``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                "import_module", "__import__"):
+            names.update(str(a.value) for a in node.args[:1] if isinstance(a, ast.Constant))
+    return names
+
+
+def _attributes_used(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+
+
+def test_the_architecture_checker_sees_what_it_must_refuse(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import sqlalchemy.orm\nfrom core import db\n\ndef f(ctx):\n"
+                   "    from monitoring.slo.tables import SLOSnapshot\n"
+                   "    from monitoring.health import tables\n"
+                   "    return ctx.engine, ctx.settings.quarantine_dir\n")
+    found = {m for m in _modules_imported(bad) if FORBIDDEN_MODULES.match(m)}
+    assert found == {"sqlalchemy.orm", "core.db", "monitoring.slo.tables", "monitoring.health.tables"}
+    assert _attributes_used(bad) & FORBIDDEN_ATTRIBUTES == {"engine", "quarantine_dir"}
+    fine = tmp_path / "fine.py"
+    fine.write_text("from core.redact import redact_url\nfrom monitoring.slo.service import latest_snapshots\n"
+                    "from governance.registry import champion_of\n")
+    assert not {m for m in _modules_imported(fine) if FORBIDDEN_MODULES.match(m)}
+
+
+def test_pages_and_ui_import_no_database_or_table_module() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(m for m in _modules_imported(p) if FORBIDDEN_MODULES.match(m))
+        for p in _front_files()
+    }
+    offenders = {path: mods for path, mods in offenders.items() if mods}
+    assert offenders == {}, f"pages/ and ui/ call services only (no SQLAlchemy, core.db or tables): {offenders}"
+
+
+def test_pages_and_ui_touch_no_engine_and_no_store_path() -> None:
+    offenders = {str(p.relative_to(ROOT)): sorted(_attributes_used(p) & FORBIDDEN_ATTRIBUTES) for p in _front_files()}
+    offenders = {path: attrs for path, attrs in offenders.items() if attrs}
+    assert offenders == {}, f"pages/ and ui/ pass the context to services; engine and store paths are theirs: {offenders}"
