@@ -77,9 +77,11 @@ def test_importing_core_switches_telemetry_off() -> None:
 # table module, no store path; the services check permissions and own every query.)
 
 FRONT = ("pages", "ui")
-FORBIDDEN_MODULES = re.compile(r"^(sqlalchemy(\..*)?|core\.db|core\.tables|governance\.tables|monitoring\.\w+\.tables)$")
+FORBIDDEN_MODULES = re.compile(
+    r"^(sqlalchemy(\..*)?|core\.db|core\.tables|governance\.tables|monitoring\.\w+\.tables)$")
 # ctx.engine and the store directories belong to the services and jobs
-FORBIDDEN_ATTRIBUTES = frozenset({"engine", "artifacts_dir", "logstore_dir", "quarantine_dir", "mlflow_artifacts_dir"})
+FORBIDDEN_ATTRIBUTES = frozenset({"engine", "artifacts_dir", "logstore_dir", "quarantine_dir",
+                                  "mlflow_artifacts_dir"})
 
 
 def _front_files() -> list[Path]:
@@ -100,8 +102,8 @@ def _modules_imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "import_module", "__import__"):
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in {
+                "import_module", "__import__"}:
             names.update(str(a.value) for a in node.args[:1] if isinstance(a, ast.Constant))
     return names
 
@@ -132,10 +134,11 @@ def test_pages_and_ui_import_no_database_or_table_module() -> None:
         for p in _front_files()
     }
     offenders = {path: mods for path, mods in offenders.items() if mods}
-    assert offenders == {}, f"pages/ and ui/ call services only (no SQLAlchemy, core.db or tables): {offenders}"
+    assert offenders == {}, f"pages/ and ui/ call services only (no SQLAlchemy, core.db, tables): {offenders}"
 
 
 def test_pages_and_ui_touch_no_engine_and_no_store_path() -> None:
-    offenders = {str(p.relative_to(ROOT)): sorted(_attributes_used(p) & FORBIDDEN_ATTRIBUTES) for p in _front_files()}
+    offenders = {str(p.relative_to(ROOT)): sorted(_attributes_used(p) & FORBIDDEN_ATTRIBUTES)
+                 for p in _front_files()}
     offenders = {path: attrs for path, attrs in offenders.items() if attrs}
-    assert offenders == {}, f"pages/ and ui/ pass the context to services; engine and store paths are theirs: {offenders}"
+    assert offenders == {}, f"pages/ and ui/ leave the engine and store paths to services: {offenders}"
