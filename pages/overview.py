@@ -74,8 +74,7 @@ st.subheader("Latest job runs")
 runs = loaders.job_runs(ctx, user.username)
 if runs.error:
     degraded("Database", runs.error)
+elif runs.value:
+    st.dataframe(charts.job_runs_frame(runs.value), hide_index=True, key="overview.runs")
 else:
-    if runs.value:
-        st.dataframe(charts.job_runs_frame(runs.value), hide_index=True, key="overview.runs")
-    else:
-        st.info("No job has run yet. Run `python -m jobs.demo` or schedule the jobs (see the README).")
+    st.info("No job has run yet. Run `python -m jobs.demo` or schedule the jobs (see the README).")

@@ -30,6 +30,7 @@ from core.db import session_scope, write_scope
 from core.errors import ConfigError
 from core.runs import latest_runs
 from core.timeutil import aware
+from governance.rbac import require_view
 from monitoring.health.score import (
     DEFAULT_WEIGHTS,
     HealthInputs,
@@ -38,7 +39,6 @@ from monitoring.health.score import (
     compute_health,
     parse_weights,
 )
-from governance.rbac import require_view
 from monitoring.health.tables import HealthSnapshot
 
 log = logging.getLogger("vigil.health")
@@ -86,6 +86,15 @@ def health_history(ctx: Any, model: str, *, since: datetime | None = None, limit
             stmt = stmt.where(HealthSnapshot.at >= since)
         rows = session.scalars(stmt.order_by(desc(HealthSnapshot.at)).limit(limit)).all()
         return [_view(r) for r in reversed(rows)]
+
+
+def recent_health(ctx: Any, model: str, *, days: int = 10,
+                  viewer: str | None = None) -> list[HealthSnapshotView]:
+    """Snapshots of the ``days`` before the newest one, oldest first (empty before the first)."""
+    newest = latest_health(ctx, model, viewer=viewer)
+    if newest is None:
+        return []
+    return health_history(ctx, model, since=newest.at - timedelta(days=days), viewer=viewer)
 
 
 def weights_from_env(env: Mapping[str, str] | None = None) -> dict[str, float] | None:
@@ -181,15 +190,6 @@ def _slo_error_rate(snaps: list[Any]) -> float | None:
         if s.sli == "availability" and s.error_ratio.get("1h") is not None:
             return float(s.error_ratio["1h"])
     return None
-
-
-def recent_health(ctx: Any, model: str, *, days: int = 10,
-                  viewer: str | None = None) -> list[HealthSnapshotView]:
-    """Snapshots of the ``days`` before the newest one, oldest first (empty before the first)."""
-    newest = latest_health(ctx, model, viewer=viewer)
-    if newest is None:
-        return []
-    return health_history(ctx, model, since=newest.at - timedelta(days=days), viewer=viewer)
 
 
 def run_health_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None = None,
