@@ -102,16 +102,16 @@ def health_history(ctx: AppContext, model: str, viewer: str, *, days: int = 10) 
 
 
 def check_database(ctx: AppContext, viewer: str) -> ServiceCheck:
-    from governance.system import check_database as check
+    from governance import system
 
-    return check(ctx, viewer=viewer)
+    return system.check_database(ctx, viewer=viewer)
 
 
 @st.cache_data(ttl=15, show_spinner=False)
 def _check_mlflow(_ctx: AppContext, tracking_uri: str, viewer: str) -> ServiceCheck:
-    from governance.system import check_mlflow as check
+    from governance import system
 
-    return check(_ctx, viewer=viewer)
+    return system.check_mlflow(_ctx, viewer=viewer)
 
 
 def check_mlflow(ctx: AppContext, viewer: str) -> ServiceCheck:
@@ -120,9 +120,9 @@ def check_mlflow(ctx: AppContext, viewer: str) -> ServiceCheck:
 
 @st.cache_data(ttl=15, show_spinner=False)
 def _check_prometheus(_ctx: AppContext, url: str | None, viewer: str) -> ServiceCheck:
-    from governance.system import check_prometheus as check
+    from governance import system
 
-    return check(_ctx, viewer=viewer)
+    return system.check_prometheus(_ctx, viewer=viewer)
 
 
 def check_prometheus(ctx: AppContext, viewer: str) -> ServiceCheck:

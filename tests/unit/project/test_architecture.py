@@ -126,6 +126,12 @@ def test_the_architecture_checker_sees_what_it_must_refuse(tmp_path: Path) -> No
     fine.write_text("from core.redact import redact_url\nfrom monitoring.slo.service import latest_snapshots\n"
                     "from governance.registry import champion_of\n")
     assert not {m for m in _modules_imported(fine) if FORBIDDEN_MODULES.match(m)}
+    blind = tmp_path / "blind.py"
+    blind.write_text("from monitoring.slo.service import latest_snapshots\nfrom governance import job_runs\n"
+                     "def f(ctx, user):\n    latest_snapshots(ctx, 'm', viewer=user)\n"
+                     "    return latest_snapshots(ctx, 'm'), job_runs.last_run(ctx, 'slo', 'm')\n")
+    assert [(line, name, kw) for line, _, name, kw in _service_calls(blind)] == [
+        (4, "latest_snapshots", {"viewer"}), (5, "latest_snapshots", set()), (5, "last_run", set())]
 
 
 def test_pages_and_ui_import_no_database_or_table_module() -> None:
@@ -142,3 +148,50 @@ def test_pages_and_ui_touch_no_engine_and_no_store_path() -> None:
                  for p in _front_files()}
     offenders = {path: attrs for path, attrs in offenders.items() if attrs}
     assert offenders == {}, f"pages/ and ui/ leave the engine and store paths to services: {offenders}"
+
+
+SERVICE_MODULES = re.compile(r"^(monitoring\.\w+\.service|governance\.job_runs|governance\.system)$")
+
+
+def _service_calls(path: Path) -> list[tuple[int, str, str, set[str]]]:
+    """(line, module, function, keywords) of every call in ``path`` to a read service's function,
+    whether imported by name or called on the imported service module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    functions: dict[str, tuple[str, str]] = {}
+    modules: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                local = alias.asname or alias.name
+                if SERVICE_MODULES.match(node.module):
+                    functions[local] = (node.module, alias.name)
+                elif SERVICE_MODULES.match(f"{node.module}.{alias.name}"):
+                    modules[local] = f"{node.module}.{alias.name}"
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        target = None
+        if isinstance(node.func, ast.Name) and node.func.id in functions:
+            target = functions[node.func.id]
+        elif (isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+              and node.func.value.id in modules):
+            target = (modules[node.func.value.id], node.func.attr)
+        if target:
+            calls.append((node.lineno, *target, {k.arg for k in node.keywords if k.arg}))
+    return calls
+
+
+def test_pages_and_ui_always_tell_a_read_service_who_is_looking() -> None:
+    """A read whose ``viewer`` is left out runs as a trusted internal caller: never from the UI."""
+    import importlib
+    import inspect
+
+    offenders = []
+    for path in _front_files():
+        for line, module, name, keywords in _service_calls(path):
+            function = getattr(importlib.import_module(module), name, None)
+            if callable(function) and "viewer" in inspect.signature(function).parameters \
+                    and "viewer" not in keywords:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} {module}.{name}")
+    assert offenders == [], f"pass viewer= to every read service: {offenders}"
