@@ -289,6 +289,7 @@ def import_all_tables() -> None:
         "governance.tables",
         "monitoring.logs.tables",
         "monitoring.drift.tables",
+        "monitoring.slo.tables",
         "monitoring.health.tables",
         "monitoring.explain.tables",
     ):

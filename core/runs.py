@@ -1,5 +1,10 @@
 """Job-run records: every job run is stored with its outcome so the Overview can show it.
 
+This module owns the ``job_runs`` rows: :func:`record_run` writes them (called by
+governance.runner.governed_run and the jobs that are not model-scoped) and the unchecked
+reads below serve trusted internal callers (the health score, the metrics exporter). People
+read job runs through governance.job_runs, which checks what the viewer may see.
+
 A run is stored as "running" with the identity of its process (host, pid and a token of boot
 id, PID namespace and process start time), then as "success" or "failed". A process killed
 with SIGKILL cannot record its outcome, so every start of a job (:func:`record_run`) first marks
@@ -212,12 +217,16 @@ def _view(row: JobRun) -> JobRunView:
                       row.actor, row.message, dict(row.details or {}))
 
 
-def latest_runs(engine: Engine, *, model: str | None = None, limit: int = 20) -> list[JobRunView]:
-    """Newest runs first; with ``model``, only that model's runs (and model-less ones)."""
+def latest_runs(engine: Engine, *, model: str | None = None, job: str | None = None,
+                limit: int = 20) -> list[JobRunView]:
+    """Newest runs first; with ``model``, only that model's runs (and model-less ones); with
+    ``job``, only that job's."""
     with session_scope(engine) as session:
         stmt = select(JobRun).order_by(desc(JobRun.started_at), desc(JobRun.id)).limit(limit)
         if model is not None:
             stmt = stmt.where((JobRun.model == model) | (JobRun.model.is_(None)))
+        if job is not None:
+            stmt = stmt.where(JobRun.job == job)
         return [_view(r) for r in session.scalars(stmt)]
 
 

@@ -1,8 +1,10 @@
 """The MLflow model registry adapter: versions, aliases, metrics, models and reference data.
 
-Everything MLflow-specific stays in this module. Callers get frozen :class:`ModelVersionInfo`
-records and project errors: a registry that does not answer raises ``ServiceUnavailable``, a
-missing registered model, version or artifact raises ``NotFound``.
+Everything MLflow-specific stays in this module, and so does the one champion rule
+(:func:`champion_of`, :meth:`ModelRegistry.champion`: the version the ``champion`` alias points
+at). Callers get frozen :class:`ModelVersionInfo` records and project errors: a registry that
+does not answer raises ``ServiceUnavailable``, a missing registered model, version or artifact
+raises ``NotFound``.
 
 ``mlflow`` is imported lazily (it takes seconds), so importing this module is cheap.
 
@@ -19,7 +21,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,7 +63,16 @@ class ModelVersionInfo:
 
     @property
     def is_champion(self) -> bool:
+        """The one champion rule: the version the ``champion`` alias points at."""
         return CHAMPION in self.aliases
+
+
+def champion_of(versions: Iterable[ModelVersionInfo]) -> ModelVersionInfo | None:
+    """The champion among ``versions`` (:attr:`ModelVersionInfo.is_champion`), or None.
+
+    Callers that already listed the versions use this instead of asking the registry again;
+    :meth:`ModelRegistry.champion` applies the same rule through the alias."""
+    return next((v for v in versions if v.is_champion), None)
 
 
 def _quote(value: str) -> str:

@@ -6,7 +6,9 @@ Every configured model by default (as cron and the scheduler start it) or with -
 line per model. A model that fails does not stop the others; the job exits with the worst
 code (see jobs/_models.py); the textfile is still written for the models that succeeded.
 
-Stores one health snapshot per model (Overview and SLO page read them), writes the metrics
+Each model's check goes through governance.runner.governed_run (``health.run`` checked first,
+run recorded, timed, outcome audited). Stores one health snapshot per model (Overview and SLO
+page read them), writes the metrics
 textfile for node-exporter (``--textfile``, or ``VIGIL_HEALTH_TEXTFILE``; name it ``*.prom``)
 and posts to ``VIGIL_WEBHOOK_URL`` when a model's level changes. A webhook that is down does
 not fail the job: the notification is owed and sent at the next run.

@@ -6,7 +6,9 @@ For each configured model (the default, or --all; or only --model), reads the fi
 location (or --path: a directory or any fsspec URL such as s3://bucket/logs/model/): JSONL,
 CSV and Parquet, also gzip/zstd-compressed and logrotate's ``x.jsonl.1`` siblings. Only what
 the ingest ledger has not seen is read (complete lines only; a file that grew yields its new
-lines, a truncated or rotated one its new content). Prints one line per model:
+lines, a truncated or rotated one its new content). Each model's ingestion goes through
+governance.runner.governed_run (``ingest.run`` checked first, run recorded, timed, outcome
+audited with its counts). Prints one line per model:
 
     breast-cancer: rows read=N stored=S quarantined=Q (files ingested=F, skipped=K)
 

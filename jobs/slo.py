@@ -14,8 +14,9 @@ or Vigil SLO spec (see monitoring/slo/spec.py).
 Configured mode (no --slo-file; what cron and the scheduler start): for each configured model
 (the default, or --all; --model for one), compute its SLOs from Prometheus (PROMETHEUS_URL,
 preset per model from VIGIL_PROMETHEUS_PRESETS or auto-detected) or from the ingested logs,
-store snapshots and the burn-rate history, audit and record the run. A model that fails does
-not stop the others; the job exits with the worst code (see jobs/_models.py). A model without
+store snapshots (with every alert rule's decision) and the burn-rate history; the run goes
+through governance.runner.governed_run (``slo.run`` checked first, run recorded, timed,
+outcome audited). A model that fails does not stop the others; the job exits with the worst code (see jobs/_models.py). A model without
 data yet is not an error: its windows read "no data".
 
 Exit codes: 0 ok, 2 bad arguments or spec, 4 permission denied, 5 Prometheus unavailable.

@@ -1,5 +1,6 @@
 """Access: accounts and role grants; grant and revoke with a reason, each confirmed and audited;
-everyone's API tokens, any of which an admin may revoke."""
+everyone's API tokens, any of which an admin may revoke. The governance services it calls
+(identity, rbac, tokens) check ``access.manage`` and audit every change themselves."""
 
 from datetime import UTC, date, datetime, time
 

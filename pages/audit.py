@@ -1,4 +1,7 @@
-"""Audit log: filter the entries, check the chain, export what you see (the export is audited)."""
+"""Audit log: filter the entries, check the chain, export what you see (the export is audited).
+
+governance.audit's services (read_audit, export_audit) and governance.system.verify_audit
+check the permission themselves."""
 
 from datetime import UTC, datetime, time, timedelta
 
@@ -18,7 +21,7 @@ actor = actor_for(user)
 
 st.title("Audit log")
 
-verification = loaders.audit_verification(ctx, ctx.settings.database_url)
+verification = loaders.audit_verification(ctx, user.username)
 if verification.error:
     st.warning(f"Audit chain could not be verified: {esc(verification.error)}")
 elif verification.value.ok:

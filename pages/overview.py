@@ -1,4 +1,6 @@
-"""Overview: the monitored models the user may see, their versions, health and the latest jobs."""
+"""Overview: the monitored models the user may see, their versions, health and the latest jobs.
+
+Reads through ui.loaders only; the services decide what the user may see (job runs included)."""
 
 import streamlit as st
 
@@ -21,7 +23,7 @@ st.caption(f"{len(names)} monitored model{'s' if len(names) != 1 else ''}")
 models = [
     (ctx.models.get(name),
      loaders.model_versions(ctx.settings.mlflow_tracking_uri, ctx.models.get(name).registered_model),
-     loaders.health(ctx, name))
+     loaders.health(ctx, name, user.username))
     for name in names
 ]
 st.dataframe(charts.models_frame(models), hide_index=True, key="overview.summary")
@@ -59,7 +61,7 @@ for spec, versions, health in models:
             reasons = snap.reasons()
             if reasons:
                 st.markdown("**Why the score is lower:** " + esc("; ".join(reasons[:3])))
-            history = loaders.health_history(ctx, spec.name)
+            history = loaders.health_history(ctx, spec.name, user.username)
             if history.value and len(history.value) > 1:
                 st.plotly_chart(charts.health_history_figure(history.value), use_container_width=True,
                                 key=f"overview.health_history.{spec.name}")
@@ -69,12 +71,10 @@ for spec, versions, health in models:
                              key=f"overview.health.{spec.name}")
 
 st.subheader("Latest job runs")
-runs = loaders.job_runs(ctx)
+runs = loaders.job_runs(ctx, user.username)
 if runs.error:
     degraded("Database", runs.error)
+elif runs.value:
+    st.dataframe(charts.job_runs_frame(runs.value), hide_index=True, key="overview.runs")
 else:
-    visible = [r for r in runs.value if r.model is None or r.model in names]
-    if visible:
-        st.dataframe(charts.job_runs_frame(visible), hide_index=True, key="overview.runs")
-    else:
-        st.info("No job has run yet. Run `python -m jobs.demo` or schedule the jobs (see the README).")
+    st.info("No job has run yet. Run `python -m jobs.demo` or schedule the jobs (see the README).")

@@ -1,6 +1,8 @@
 """SLOs, in the manner of Pyrra: per model and SLO the objective, availability, remaining error
 budget, the multiwindow burn-rate alerts, the budget over time, then latency percentiles, error
-rate and GPU figures. Reads the snapshots and series that ``python -m jobs.slo`` stores."""
+rate and GPU figures. Shows the snapshots and series that ``python -m jobs.slo`` stores, read
+through ui.slo_loaders (the services check that the user may view the model); every alert
+decision and percentile shown was computed by the job, never here."""
 
 import streamlit as st
 
@@ -25,12 +27,12 @@ model = left.selectbox("Model", names, key=loaders.SLO_MODEL)
 span = right.selectbox("Time range", list(loaders.RANGES), index=3, key=loaders.SLO_RANGE)
 hours = loaders.RANGES[span]
 
-run = loaders.last_run(ctx, model)
+run = loaders.last_run(ctx, model, user.username)
 if run.value is not None and run.value.status == "failed":
     degraded("The last SLO evaluation", f"{run.value.message} (at {run.value.started_at:%Y-%m-%d %H:%M} UTC); "
              "the figures below are the last stored snapshot")
 
-loaded = loaders.snapshots(ctx, model)
+loaded = loaders.snapshots(ctx, model, user.username)
 if loaded.error:
     degraded("SLO results", loaded.error)
     st.stop()
@@ -57,11 +59,15 @@ for snap in snapshots:
         st.caption(f"Held back: {esc(reason)}")
     tab_alerts, tab_windows, tab_time = st.tabs(["Burn-rate alerts", "Windows", "Budget over time"])
     with tab_alerts:
-        st.dataframe(charts.alert_table(snap), hide_index=True, key=f"slo.alerts.{snap.slo}")
+        if snap.alert_rules:
+            st.dataframe(charts.alert_table(snap), hide_index=True, key=f"slo.alerts.{snap.slo}")
+        else:
+            st.caption("This snapshot was stored before alert decisions were kept: run "
+                       f"`python -m jobs.slo --model {esc(model)}` to see them.")
     with tab_windows:
         st.dataframe(charts.burn_table(snap), hide_index=True, key=f"slo.windows.{snap.slo}")
     with tab_time:
-        burn = loaders.series(ctx, model, f"burn:{snap.slo}", hours)
+        burn = loaders.series(ctx, model, f"burn:{snap.slo}", hours, user.username)
         if burn.error:
             degraded("Budget history", burn.error)
         elif burn.value is None or burn.value.empty:
@@ -73,7 +79,7 @@ for snap in snapshots:
                 st.caption(f"Page alert at {len(paged)} of {len(frame)} hourly points, first "
                            f"{paged['at'].min():%Y-%m-%d %H:%M}, last {paged['at'].max():%Y-%m-%d %H:%M} UTC")
             st.plotly_chart(charts.budget_figure(frame), key=f"slo.budget.{snap.slo}")
-            st.plotly_chart(charts.burn_figure(frame, snap.period), key=f"slo.burn.{snap.slo}")
+            st.plotly_chart(charts.burn_figure(frame, snap.alert_rules), key=f"slo.burn.{snap.slo}")
 
 st.subheader("Latency, errors and GPU")
 latency = first.details.get("latency") or {}
@@ -89,7 +95,7 @@ m2.metric("Apdex", charts.num(latency.get("apdex")),
           help=f"T = {latency.get('apdex_t_ms')} ms; errors count as frustrated" if latency.get("apdex_t_ms") else None)
 m3.metric("GPU utilisation", charts.num(gpu.get("utilization_pct"), 0) + ("%" if gpu.get("utilization_pct") is not None else ""))
 m4.metric("GPU memory", charts.num(gpu.get("memory_mb"), 0) + (" MiB" if gpu.get("memory_mb") is not None else ""))
-metrics = loaders.series(ctx, model, "metrics", hours)
+metrics = loaders.series(ctx, model, "metrics", hours, user.username)
 if metrics.error:
     degraded("Latency and GPU history", metrics.error)
 elif metrics.value is None or metrics.value.empty:

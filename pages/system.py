@@ -1,4 +1,7 @@
-"""System: configuration, configured models and schedules, and whether each dependency answers."""
+"""System: configuration, configured models and schedules, and whether each dependency answers.
+
+The checks and the audit verification come from governance.system (through ui.loaders), which
+checks ``system.view`` / ``audit.read`` itself."""
 
 import streamlit as st
 
@@ -17,9 +20,9 @@ st.title("System")
 
 st.subheader("Services")
 checks = [
-    loaders.check_database(ctx),
-    loaders.check_mlflow(settings.mlflow_tracking_uri),
-    loaders.check_prometheus(settings.prometheus_url),
+    loaders.check_database(ctx, user.username),
+    loaders.check_mlflow(ctx, user.username),
+    loaders.check_prometheus(ctx, user.username),
 ]
 for check in checks:
     label = f"**{check.name}**: {check.status}"
@@ -34,7 +37,7 @@ for check in checks:
 
 if user_can(ctx, user.username, "audit.read"):
     st.subheader("Audit chain")
-    verification = loaders.audit_verification(ctx, settings.database_url)
+    verification = loaders.audit_verification(ctx, user.username)
     if verification.error:
         st.warning(f"Audit chain could not be verified: {esc(verification.error)}")
     elif verification.value.ok:

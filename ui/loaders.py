@@ -1,6 +1,11 @@
 """Cached reads for the pages. Every loader returns a result object instead of raising, so a
 dependency that is down shows as "degraded" with its error, never as a traceback.
 
+Loaders call services only (no engine, no table, no file path, no recomputation) and pass the
+signed-in user as ``viewer``: the services check what the viewer may see. The champion comes
+from governance.registry's one rule; the dependency checks and the audit verification from
+governance.system.
+
 Cache lifetimes are short (seconds): jobs write new results all the time, and a page must not
 show yesterday's champion for long after a rollback.
 """
@@ -16,7 +21,7 @@ import streamlit as st
 from core.context import AppContext
 from core.errors import NotFound
 from core.redact import redact_text, redact_url
-
+from governance.system import ServiceCheck
 
 
 @dataclass(frozen=True)
@@ -34,14 +39,6 @@ class Loaded:
     value: Any = None
     error: str | None = None
     available: bool = True  # False: the producing module is not installed in this build
-
-
-@dataclass(frozen=True)
-class ServiceCheck:
-    name: str
-    status: str  # ok | degraded | not configured
-    detail: str = ""
-    target: str = ""
 
 
 def mask_url(url: str) -> str:
@@ -72,86 +69,74 @@ def _registry(tracking_uri: str):  # type: ignore[no-untyped-def]
 @st.cache_data(ttl=30, show_spinner="Asking MLflow...")
 def model_versions(tracking_uri: str, registered_model: str) -> Versions:
     """All versions of ``registered_model`` with metrics, newest first, and the champion."""
+    from governance.registry import champion_of
+
     try:
         versions = list(_registry(tracking_uri).list_versions(registered_model))
     except NotFound:
         return Versions(registered=False)
     except Exception as exc:  # ServiceUnavailable or anything MLflow raised
         return Versions(error=describe(exc))
-    versions.sort(key=lambda v: int(v.version) if str(v.version).isdigit() else 0, reverse=True)
-    champion = next((v for v in versions if "champion" in (v.aliases or [])), None)
-    return Versions(versions=versions, champion=champion, registered=True)
+    return Versions(versions=versions, champion=champion_of(versions), registered=True)
 
 
-def job_runs(ctx: AppContext, *, model: str | None = None) -> Loaded:
-    """The newest run of each job (uncached: one small query)."""
-    from core.runs import latest_run_per_job
+def job_runs(ctx: AppContext, viewer: str, *, model: str | None = None) -> Loaded:
+    """The newest run of each job that ``viewer`` may see (uncached: one small query)."""
+    from governance.job_runs import latest_run_per_job
 
-    return guarded(lambda: latest_run_per_job(ctx.engine, model=model))
+    return guarded(lambda: latest_run_per_job(ctx, viewer=viewer, model=model))
 
 
-def health(ctx: AppContext, model: str) -> Loaded:
+def health(ctx: AppContext, model: str, viewer: str) -> Loaded:
     """The latest health snapshot of ``model`` (None when the health job has not run yet)."""
     from monitoring.health.service import latest_health
 
-    return guarded(lambda: latest_health(ctx, model))
+    return guarded(lambda: latest_health(ctx, model, viewer=viewer))
 
 
-def health_history(ctx: AppContext, model: str, *, days: int = 10) -> Loaded:
+def health_history(ctx: AppContext, model: str, viewer: str, *, days: int = 10) -> Loaded:
     """Health snapshots of the ``days`` before the newest one, oldest first."""
-    from datetime import timedelta
+    from monitoring.health.service import recent_health
 
-    from monitoring.health.service import health_history as history
-    from monitoring.health.service import latest_health
-
-    try:
-        newest = latest_health(ctx, model)
-        if newest is None:
-            return Loaded([])
-        return Loaded(history(ctx, model, since=newest.at - timedelta(days=days)))
-    except Exception as exc:
-        return Loaded(error=describe(exc))
+    return guarded(lambda: recent_health(ctx, model, days=days, viewer=viewer))
 
 
-def check_database(ctx: AppContext) -> ServiceCheck:
-    from core.db import ping
+def check_database(ctx: AppContext, viewer: str) -> ServiceCheck:
+    from governance import system
 
-    target = mask_url(ctx.settings.database_url)
-    try:
-        ping(ctx.engine)
-    except Exception as exc:
-        return ServiceCheck("Database", "degraded", describe(exc), target)
-    return ServiceCheck("Database", "ok", f"{ctx.engine.dialect.name} answers", target)
+    return system.check_database(ctx, viewer=viewer)
 
 
 @st.cache_data(ttl=15, show_spinner=False)
-def check_mlflow(tracking_uri: str) -> ServiceCheck:
-    try:
-        _registry(tracking_uri).ping()
-    except Exception as exc:
-        return ServiceCheck("MLflow", "degraded", describe(exc), mask_url(tracking_uri))
-    return ServiceCheck("MLflow", "ok", "registry answers", mask_url(tracking_uri))
+def _check_mlflow(_ctx: AppContext, tracking_uri: str, viewer: str) -> ServiceCheck:
+    from governance import system
+
+    return system.check_mlflow(_ctx, viewer=viewer)
+
+
+def check_mlflow(ctx: AppContext, viewer: str) -> ServiceCheck:
+    return _check_mlflow(ctx, ctx.settings.mlflow_tracking_uri, viewer)
 
 
 @st.cache_data(ttl=15, show_spinner=False)
-def check_prometheus(url: str | None, timeout_s: float = 2.0) -> ServiceCheck:
-    if not url:
-        return ServiceCheck("Prometheus", "not configured",
-                            "PROMETHEUS_URL is unset: SLOs are computed from the inference logs")
-    import requests
+def _check_prometheus(_ctx: AppContext, url: str | None, viewer: str) -> ServiceCheck:
+    from governance import system
 
-    ready = url.rstrip("/") + "/-/ready"
-    try:
-        response = requests.get(ready, timeout=timeout_s)
-    except Exception as exc:
-        return ServiceCheck("Prometheus", "degraded", describe(exc), mask_url(url))
-    if response.status_code != 200:
-        return ServiceCheck("Prometheus", "degraded",
-                            f"/-/ready answered HTTP {response.status_code}", mask_url(url))
-    return ServiceCheck("Prometheus", "ok", "/-/ready answers", mask_url(url))
+    return system.check_prometheus(_ctx, viewer=viewer)
+
+
+def check_prometheus(ctx: AppContext, viewer: str) -> ServiceCheck:
+    return _check_prometheus(ctx, ctx.settings.prometheus_url, viewer)
 
 
 @st.cache_data(ttl=60, show_spinner="Verifying the audit chain...")
-def audit_verification(_ctx: AppContext, database_url: str) -> Loaded:
-    """governance.audit chain verification (the same check as ``python -m jobs.audit verify``)."""
-    return guarded(lambda: _ctx.audit.verify())
+def _audit_verification(_ctx: AppContext, database_url: str, viewer: str) -> Loaded:
+    from governance.system import verify_audit
+
+    return guarded(lambda: verify_audit(_ctx, viewer=viewer))
+
+
+def audit_verification(ctx: AppContext, viewer: str) -> Loaded:
+    """governance.audit chain verification (the same check as ``python -m jobs.audit verify``);
+    the service refuses it to anyone without ``audit.read``."""
+    return _audit_verification(ctx, ctx.settings.database_url, viewer)

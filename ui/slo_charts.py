@@ -1,4 +1,9 @@
-"""Tables and plotly figures for the SLO page, built from stored snapshots and series."""
+"""Tables and plotly figures for the SLO page, built from stored snapshots and series.
+
+Shows what monitoring.slo.service computed and stored, never recomputes it: whether each burn
+alert fires comes from the snapshot's stored rule decisions (``snapshot.alert_rules``), and the
+latency and GPU figures draw each version's own percentiles and readings as stored (a mean of
+p99s is not a p99, so versions are never averaged together)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from monitoring.slo.burn import ALERT_RULES, WINDOWS
+from monitoring.slo.burn import WINDOWS
 from ui.escape import safe_figure
 
 
@@ -42,22 +47,21 @@ def burn_table(snapshot: Any) -> pd.DataFrame:
     } for w in windows])
 
 
+ALERT_COLUMNS = ["severity", "budget consumed", "long window", "short window", "threshold", "long burn",
+                 "short burn", "firing"]
+
+
 def alert_table(snapshot: Any) -> pd.DataFrame:
-    """The multiwindow alerts in Pyrra's layout: severity, windows, threshold, burns, firing."""
-    rows = []
-    for rule in ALERT_RULES:
-        factor = rule.factor(snapshot.period)
-        long_b, short_b = snapshot.burn_rate.get(rule.long_window), snapshot.burn_rate.get(rule.short_window)
-        firing = long_b is not None and short_b is not None and long_b > factor and short_b > factor
-        rows.append({
-            "severity": rule.severity,
-            "budget consumed": f"{rule.budget_fraction:.0%} in {rule.long_window}",
-            "long window": rule.long_window, "short window": rule.short_window,
-            "threshold": f"{factor:.4g}", "long burn": num(long_b), "short burn": num(short_b),
-            "firing": "yes" if firing and getattr(snapshot, rule.severity) else
-                      ("held: too few requests" if firing else "no"),
-        })
-    return pd.DataFrame(rows)
+    """The multiwindow alerts in Pyrra's layout, each rule's decision as the SLO job stored it
+    (an empty table for a snapshot stored before decisions were kept)."""
+    rows = [{
+        "severity": rule.severity,
+        "budget consumed": f"{rule.budget_fraction:.0%} in {rule.long_window}",
+        "long window": rule.long_window, "short window": rule.short_window,
+        "threshold": f"{rule.factor:.4g}", "long burn": num(rule.long_burn), "short burn": num(rule.short_burn),
+        "firing": "yes" if rule.firing else ("held: too few requests" if rule.held else "no"),
+    } for rule in snapshot.alert_rules]
+    return pd.DataFrame(rows, columns=ALERT_COLUMNS)
 
 
 def _layout(fig: go.Figure, title: str, yaxis: str) -> go.Figure:
@@ -77,31 +81,51 @@ def budget_figure(frame: pd.DataFrame, title: str = "Error budget remaining") ->
     return _layout(fig, title, "% of budget")
 
 
-def burn_figure(frame: pd.DataFrame, period: str) -> go.Figure:
+def burn_figure(frame: pd.DataFrame, alert_rules: list[Any]) -> go.Figure:
+    """Burn rates over time with the stored threshold of each page rule's long window."""
     fig = go.Figure()
     for w in ("5m", "1h", "6h", "1d"):
         col = f"burn_{w}"
         if col in frame:
             fig.add_trace(go.Scatter(x=frame["at"], y=frame[col], name=f"burn {w}", mode="lines"))
-    factors = {r.long_window: r.factor(period) for r in ALERT_RULES}
-    fig.add_hline(y=factors["1h"], line_dash="dot", annotation_text=f"page {factors['1h']:.4g}")
+    page = next((r for r in alert_rules if r.severity == "page"), None)
+    if page is not None:
+        fig.add_hline(y=page.factor, line_dash="dot", annotation_text=f"page {page.factor:.4g}")
     return _layout(fig, "Burn rate", "x budget")
 
 
+def _version_label(version: Any) -> str:
+    return f"v{version}" if version not in (None, "") and version == version else "all"
+
+
+def _by_version(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The frame's rows per version (one group "all" without a version column), each by time."""
+    if "version" not in frame:
+        return [("all", frame.sort_values("at"))]
+    return [(_version_label(version), part.sort_values("at"))
+            for version, part in frame.groupby("version", dropna=False, sort=True)]
+
+
+PERCENTILE_LINES = (("p50_ms", "p50", "dot"), ("p95_ms", "p95", "dash"), ("p99_ms", "p99", "solid"),
+                    ("average_ms", "average", "dashdot"))
+
+
 def latency_figure(frame: pd.DataFrame) -> go.Figure:
+    """Each version's own stored percentiles (one line per version and percentile)."""
     fig = go.Figure()
-    agg = frame.groupby("at", as_index=False).mean(numeric_only=True) if "version" in frame else frame
-    for col, name in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"), ("average_ms", "average")):
-        if col in agg and agg[col].notna().any():
-            fig.add_trace(go.Scatter(x=agg["at"], y=agg[col], name=name, mode="lines"))
-    return _layout(fig, "Latency", "ms")
+    groups = _by_version(frame)
+    for label, part in groups:
+        for col, name, dash in PERCENTILE_LINES:
+            if col in part and part[col].notna().any():
+                fig.add_trace(go.Scatter(x=part["at"], y=part[col], mode="lines", line={"dash": dash},
+                                         name=name if len(groups) == 1 else f"{label} {name}"))
+    return _layout(fig, "Latency (per version)", "ms")
 
 
 def error_figure(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     if "error_rate" in frame:
-        for version, part in (frame.groupby("version", dropna=False) if "version" in frame else [(None, frame)]):
-            label = f"v{version}" if version not in (None, "") and version == version else "all"
+        for label, part in _by_version(frame):
             fig.add_trace(go.Scatter(x=part["at"], y=part["error_rate"] * 100, name=label, mode="lines"))
     return _layout(fig, "Error rate", "%")
 
@@ -112,12 +136,16 @@ def has_gpu_data(frame: pd.DataFrame) -> bool:
 
 
 def gpu_figure(frame: pd.DataFrame) -> go.Figure:
+    """Each version's stored GPU utilisation (left axis) and memory (right axis)."""
     fig = go.Figure()
-    agg = frame.groupby("at", as_index=False).mean(numeric_only=True)
-    if "gpu_utilization" in agg:
-        fig.add_trace(go.Scatter(x=agg["at"], y=agg["gpu_utilization"], name="utilisation %", mode="lines"))
-    if "gpu_memory_mb" in agg:
-        fig.add_trace(go.Scatter(x=agg["at"], y=agg["gpu_memory_mb"], name="memory MiB", mode="lines",
-                                 yaxis="y2"))
+    groups = _by_version(frame)
+    for label, part in groups:
+        prefix = "" if len(groups) == 1 else f"{label} "
+        if "gpu_utilization" in part and part["gpu_utilization"].notna().any():
+            fig.add_trace(go.Scatter(x=part["at"], y=part["gpu_utilization"], name=f"{prefix}utilisation %",
+                                     mode="lines"))
+        if "gpu_memory_mb" in part and part["gpu_memory_mb"].notna().any():
+            fig.add_trace(go.Scatter(x=part["at"], y=part["gpu_memory_mb"], name=f"{prefix}memory MiB",
+                                     mode="lines", line={"dash": "dash"}, yaxis="y2"))
     fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "MiB"})
-    return _layout(fig, "GPU", "%")
+    return _layout(fig, "GPU (per version)", "%")

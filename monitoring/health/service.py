@@ -1,4 +1,10 @@
-"""The health service: gather each model's inputs, score them, store snapshots, notify.
+"""The health service: gather each model's inputs, score them, store snapshots, notify, read them.
+
+It owns the health snapshots (monitoring.health.tables) and every read of them: reads take the
+``viewer`` and check ``model.view`` themselves (governance.rbac.require_view; ``viewer=None``
+is a trusted internal caller such as the metrics exporter). :func:`run_health_check` goes
+through governance.runner.governed_run (``health.run`` checked, run recorded, timed, audited).
+The score itself is pure (monitoring.health.score).
 
 Inputs: the newest SLO snapshots (or a fresh evaluation from the logs when none is recent),
 the log store (latency, error rate, GPU, last record, hourly traffic), the newest drift run
@@ -22,9 +28,9 @@ from sqlalchemy import desc, select
 from core.actor import Actor
 from core.db import session_scope, write_scope
 from core.errors import ConfigError
-from core.redact import redact_text
-from core.runs import latest_runs, record_run
+from core.runs import latest_runs
 from core.timeutil import aware
+from governance.rbac import require_view
 from monitoring.health.score import (
     DEFAULT_WEIGHTS,
     HealthInputs,
@@ -60,21 +66,35 @@ def _view(row: HealthSnapshot) -> HealthSnapshotView:
     return HealthSnapshotView(row.id, aware(row.at), row.model, row.version, row.score, row.level, parts)  # type: ignore[arg-type]
 
 
-def latest_health(ctx: Any, model: str) -> HealthSnapshotView | None:
-    """The newest stored health snapshot of ``model`` (the Overview's contract)."""
+def latest_health(ctx: Any, model: str, *, viewer: str | None = None) -> HealthSnapshotView | None:
+    """The newest stored health snapshot of ``model`` (the Overview's contract); ``viewer`` must
+    be allowed to view ``model``."""
+    require_view(ctx, viewer, model)
     with session_scope(ctx.engine) as session:
         row = session.scalars(select(HealthSnapshot).where(HealthSnapshot.model == model)
                               .order_by(desc(HealthSnapshot.at), desc(HealthSnapshot.id)).limit(1)).first()
         return _view(row) if row else None
 
 
-def health_history(ctx: Any, model: str, *, since: datetime | None = None, limit: int = 5000) -> list[HealthSnapshotView]:
+def health_history(ctx: Any, model: str, *, since: datetime | None = None, limit: int = 5000,
+                   viewer: str | None = None) -> list[HealthSnapshotView]:
+    """Snapshots of ``model`` since ``since``, oldest first; ``viewer`` must be allowed to view it."""
+    require_view(ctx, viewer, model)
     with session_scope(ctx.engine) as session:
         stmt = select(HealthSnapshot).where(HealthSnapshot.model == model)
         if since is not None:
             stmt = stmt.where(HealthSnapshot.at >= since)
         rows = session.scalars(stmt.order_by(desc(HealthSnapshot.at)).limit(limit)).all()
         return [_view(r) for r in reversed(rows)]
+
+
+def recent_health(ctx: Any, model: str, *, days: int = 10,
+                  viewer: str | None = None) -> list[HealthSnapshotView]:
+    """Snapshots of the ``days`` before the newest one, oldest first (empty before the first)."""
+    newest = latest_health(ctx, model, viewer=viewer)
+    if newest is None:
+        return []
+    return health_history(ctx, model, since=newest.at - timedelta(days=days), viewer=viewer)
 
 
 def weights_from_env(env: Mapping[str, str] | None = None) -> dict[str, float] | None:
@@ -175,35 +195,29 @@ def _slo_error_rate(snaps: list[Any]) -> float | None:
 def run_health_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None = None,
                      notify: bool = True) -> tuple[HealthSnapshotView, Any]:
     """Score ``model`` at ``at``, store the snapshot, notify on a level change. Needs ``health.run``."""
-    from governance.rbac import require
+    from governance.runner import governed_run
     from monitoring.health.notify import notify_level
 
     weights = weights_from_env()  # a bad value stops here, before a run is recorded
-    require(ctx, actor, "health.run", model)
     at = aware(at) or datetime.now(UTC)
-    try:
-        with record_run(ctx.engine, "health", model=model, actor=actor.username) as run:
-            inputs, version = gather_inputs(ctx, model, at)
-            result: HealthResult = compute_health(inputs, weights)
-            with write_scope(ctx.engine) as session:
-                row = HealthSnapshot(model=model, version=version, at=at, score=result.score, level=result.level,
-                                     parts=[{"name": p.name, "score": p.score, "weight": p.weight, "detail": p.detail}
-                                            for p in result.parts],
-                                     created_at=datetime.now(UTC), created_by=actor.username, job_run_id=run.id)
-                session.add(row)
-                session.flush()
-                view = _view(row)
-            outcome = None
-            if notify:
-                outcome = notify_level(ctx, model, version, result.level, result.score, result.reasons(), at)
-            run.details = {"score": result.score, "level": result.level, "version": version,
-                           "notified": bool(outcome and outcome.sent),
-                           "notify_error": outcome.error if outcome else None}
-            run.message = f"score {result.score} ({result.level})"
-    except Exception as exc:
-        reason = redact_text(f"{type(exc).__name__}: {exc}")[:500]  # redacted before it is cut short
-        ctx.audit.append(actor, "health.run", model, "failed", reason=reason)
-        raise
-    ctx.audit.append(actor, "health.run", model, "success",
-                     details={"score": result.score, "level": result.level, "at": at.isoformat()})
+    with governed_run(ctx, actor, "health.run", model, job="health",
+                      failure_details={"at": at.isoformat()}) as run:
+        inputs, version = gather_inputs(ctx, model, at)
+        result: HealthResult = compute_health(inputs, weights)
+        with write_scope(ctx.engine) as session:
+            row = HealthSnapshot(model=model, version=version, at=at, score=result.score, level=result.level,
+                                 parts=[{"name": p.name, "score": p.score, "weight": p.weight, "detail": p.detail}
+                                        for p in result.parts],
+                                 created_at=datetime.now(UTC), created_by=actor.username, job_run_id=run.run_id)
+            session.add(row)
+            session.flush()
+            view = _view(row)
+        outcome = None
+        if notify:
+            outcome = notify_level(ctx, model, version, result.level, result.score, result.reasons(), at)
+        run.details = {"score": result.score, "level": result.level, "version": version,
+                       "notified": bool(outcome and outcome.sent),
+                       "notify_error": outcome.error if outcome else None}
+        run.message = f"score {result.score} ({result.level})"
+        run.audit = {"score": result.score, "level": result.level, "at": at.isoformat()}
     return view, outcome

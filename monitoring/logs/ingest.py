@@ -282,19 +282,19 @@ def ingest_model(
     """Ingest what is new in the log files of ``model`` (from ``path`` when given, else its
     configured logs).
 
-    ``versions`` overrides the registry's version list (tests, offline use). Checks
-    ``ingest.run``, records a job run ``ingest``, holds the model's ingest lock, writes one
-    ``ingest.file`` audit entry per ledger row and one ``ingest.run`` entry for the run.
+    ``versions`` overrides the registry's version list (tests, offline use). Goes through
+    governance.runner.governed_run (``ingest.run`` checked, job run ``ingest`` recorded, timed,
+    outcome audited with the counts so far), holds the model's ingest lock and writes one
+    ``ingest.file`` audit entry per ledger row.
     """
-    from core.runs import record_run
-    from governance.rbac import require
+    from governance.runner import governed_run
 
     spec = ctx.models.get(model)
-    require(ctx, actor, "ingest.run", model)
-    location = resolve_location(ctx.settings.data_dir, path or spec.logs)
-    result = IngestResult(model=model, location=redact_url(location))
-    try:
-        with record_run(ctx.engine, "ingest", model=model, actor=actor.username) as run:
+    result = IngestResult(model=model, location=redact_url(path or str(spec.logs)))
+    with governed_run(ctx, actor, "ingest.run", model, job="ingest") as run:
+        try:
+            location = resolve_location(ctx.settings.data_dir, path or spec.logs)
+            result.location = redact_url(location)
             if versions is not None:
                 vset, note = frozenset(str(v) for v in versions), ""
             else:
@@ -304,14 +304,11 @@ def ingest_model(
                 log.warning("%s: %s", model, note)
             vctx = ValidationContext(spec=spec, known_versions=vset)
             with ingest_lock(ctx.engine, model) as lock:
-                _ingest_location(ctx, actor, spec, location, vctx, result, run.id, lock, batch_rows)
-            run.details = result.details()
+                _ingest_location(ctx, actor, spec, location, vctx, result, run.run_id, lock, batch_rows)
             run.message = result.line()
-    except Exception as exc:
-        ctx.audit.append(actor, "ingest.run", model, "failed", reason=f"{type(exc).__name__}: {exc}",
-                         details=result.details())
-        raise
-    ctx.audit.append(actor, "ingest.run", model, "success", details=result.details())
+        finally:  # a failed run is audited with what it had done
+            run.details = result.details()
+            run.audit = result.details()
     return result
 
 

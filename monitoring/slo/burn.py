@@ -32,6 +32,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 PERIODS: tuple[str, ...] = ("28d", "30d")
@@ -128,11 +129,44 @@ def alert_factors(period: str) -> dict[tuple[str, str], float]:
 
 
 @dataclass(frozen=True)
+class RuleOutcome:
+    """The decision of one multiwindow alert rule: what the SLO page shows, never recomputed there.
+
+    ``burning``: both windows burn above ``factor``; ``firing``: burning and enough requests in
+    the long window; ``held``: burning but held back by ``min_requests``.
+    """
+
+    severity: str
+    long_window: str
+    short_window: str
+    budget_fraction: float
+    factor: float
+    long_burn: float | None
+    short_burn: float | None
+    burning: bool
+    firing: bool
+    held: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"severity": self.severity, "long_window": self.long_window, "short_window": self.short_window,
+                "budget_fraction": self.budget_fraction, "factor": self.factor, "long_burn": self.long_burn,
+                "short_burn": self.short_burn, "burning": self.burning, "firing": self.firing, "held": self.held}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleOutcome:
+        return cls(str(data["severity"]), str(data["long_window"]), str(data["short_window"]),
+                   float(data["budget_fraction"]), float(data["factor"]), _clean(data.get("long_burn")),
+                   _clean(data.get("short_burn")), bool(data["burning"]), bool(data["firing"]),
+                   bool(data["held"]))
+
+
+@dataclass(frozen=True)
 class AlertState:
     page: bool
     ticket: bool
     reasons: tuple[str, ...] = ()
     guarded: tuple[str, ...] = ()  # rules that burned but lacked min_requests
+    rules: tuple[RuleOutcome, ...] = ()  # one decision per rule of ALERT_RULES, in that order
 
     def as_dict(self) -> dict[str, bool]:
         return {"page": self.page, "ticket": self.ticket}
@@ -145,29 +179,34 @@ def evaluate_alerts(burn: Mapping[str, float | None], period: str, *,
 
     ``requests`` gives the request count per window; a rule fires only when its long window
     saw at least ``min_requests`` (when ``min_requests`` > 0 and the count is unknown, it does
-    not fire).
+    not fire). Every rule's decision is kept in ``AlertState.rules``.
     """
     fired = {"page": False, "ticket": False}
     reasons: list[str] = []
     guarded: list[str] = []
+    outcomes: list[RuleOutcome] = []
     for rule in ALERT_RULES:
         factor = rule.factor(period)
         long_burn = _clean(burn.get(rule.long_window))
         short_burn = _clean(burn.get(rule.short_window))
-        if long_burn is None or short_burn is None:
-            continue
-        if long_burn > factor and short_burn > factor:
+        burning = (long_burn is not None and short_burn is not None
+                   and long_burn > factor and short_burn > factor)
+        firing = held = False
+        if burning:
             label = (f"{rule.severity}: burn {long_burn:.2f} over {rule.long_window} and "
                      f"{short_burn:.2f} over {rule.short_window} > {factor:.4g}")
-            if min_requests > 0:
-                count = _clean((requests or {}).get(rule.long_window))
-                if count is None or count < min_requests:
-                    guarded.append(f"{label} (only {0 if count is None else int(count)} requests, "
-                                   f"need {int(min_requests)})")
-                    continue
-            fired[rule.severity] = True
-            reasons.append(label)
-    return AlertState(fired["page"], fired["ticket"], tuple(reasons), tuple(guarded))
+            count = _clean((requests or {}).get(rule.long_window))
+            if min_requests > 0 and (count is None or count < min_requests):
+                held = True
+                guarded.append(f"{label} (only {0 if count is None else int(count)} requests, "
+                               f"need {int(min_requests)})")
+            else:
+                firing = True
+                fired[rule.severity] = True
+                reasons.append(label)
+        outcomes.append(RuleOutcome(rule.severity, rule.long_window, rule.short_window, rule.budget_fraction,
+                                    factor, long_burn, short_burn, burning, firing, held))
+    return AlertState(fired["page"], fired["ticket"], tuple(reasons), tuple(guarded), tuple(outcomes))
 
 
 def apdex(satisfied: float | None, tolerating: float | None, total: float | None) -> float | None:

@@ -1,14 +1,20 @@
 """The SLO service: evaluate each configured model's SLOs, store snapshots and series, read them.
 
+It owns source selection (Prometheus preset or logs), the stored SLO state (monitoring.slo.tables)
+and every read of it. Reads take the ``viewer`` and check ``model.view`` themselves
+(governance.rbac.require_view; ``viewer=None`` is a trusted internal caller such as the health
+job). What the page shows is computed here and stored: every alert rule's decision
+(:attr:`SLOSnapshotView.alert_rules`), latency percentiles per version, never recomputed in ui/.
+
 Source per model: Prometheus when ``settings.prometheus_url`` is set and the model's metrics
 are found there (preset from ``VIGIL_PROMETHEUS_PRESETS``, e.g. ``breast-cancer=fastapi,
 ranker=triton``, else auto-detected: the first of fastapi, triton, vllm whose request metric
 carries the model's label), otherwise the ingested logs. Without Prometheus, or when the model
 has no metrics there, the logs are used and the snapshot says so.
 
-:func:`run_slo_check` (state-changing: needs ``slo.run``, audited, recorded as a job run)
-stores one snapshot per SLO and, for the SLO page, the burn-rate history (hourly over the
-period) and the latency / error / GPU series.
+:func:`run_slo_check` (state-changing: governance.runner.governed_run checks ``slo.run``,
+records the job run, times it and audits the outcome) stores one snapshot per SLO and, for the
+SLO page, the burn-rate history (hourly over the period) and the latency / error / GPU series.
 """
 
 from __future__ import annotations
@@ -24,12 +30,12 @@ from sqlalchemy import desc, select
 from core.actor import Actor
 from core.db import session_scope, write_scope
 from core.errors import InvalidInput
-from core.runs import record_run
-from monitoring.health.tables import SLOSeries, SLOSnapshot
+from monitoring.slo.tables import SLOSeries, SLOSnapshot
 from monitoring.slo import logs_source, presets
-from monitoring.slo.burn import WINDOWS, SLOResult
+from monitoring.slo.burn import WINDOWS, RuleOutcome, SLOResult
 from monitoring.slo.spec import SLODefinition, from_config
 from core.timeutil import aware
+from governance.rbac import require_view
 
 log = logging.getLogger("vigil.slo")
 SERIES_STEP = timedelta(hours=1)
@@ -53,6 +59,12 @@ class SLOSnapshotView:
     page: bool
     ticket: bool
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def alert_rules(self) -> list[RuleOutcome]:
+        """Each multiwindow alert rule's decision as the job took it (empty for snapshots stored
+        before decisions were kept: re-run ``jobs.slo``)."""
+        return [RuleOutcome.from_dict(r) for r in self.details.get("alert_rules") or []]
 
     @property
     def availability(self) -> float | None:
@@ -278,28 +290,22 @@ def _prom_metrics_series(source: Any, preset_name: str, model: str, at: datetime
 def run_slo_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None = None,
                   prometheus_url: str | None = None, with_series: bool = True) -> list[SLOSnapshotView]:
     """Evaluate and store ``model``'s SLOs at ``at`` (default now). Needs ``slo.run``."""
-    from governance.rbac import require
+    from governance.runner import governed_run
 
-    require(ctx, actor, "slo.run", model)
     at = aware(at) or datetime.now(UTC)
-    try:
-        with record_run(ctx.engine, "slo", model=model, actor=actor.username) as run:
-            ev = evaluate_model(ctx, model, at, prometheus_url=prometheus_url, with_series=with_series)
-            views = _store(ctx, model, ev, at, actor, run.id)
-            pages = [v.slo for v in views if v.page]
-            tickets = [v.slo for v in views if v.ticket]
-            run.details = {"source": ev.source, "preset": ev.preset, "at": at.isoformat(),
-                           "page": pages, "ticket": tickets, "warnings": ev.warnings}
-            run.message = (f"{len(views)} SLOs from {ev.source}" + (f"; paging: {', '.join(pages)}" if pages else ""))
-    except Exception as exc:
-        ctx.audit.append(actor, "slo.run", model, "failed", reason=f"{type(exc).__name__}: {exc}"[:500])
-        raise
-    ctx.audit.append(actor, "slo.run", model, "success",
-                     details={"source": ev.source, "at": at.isoformat(), "page": pages, "ticket": tickets})
+    with governed_run(ctx, actor, "slo.run", model, job="slo", failure_details={"at": at.isoformat()}) as run:
+        ev = evaluate_model(ctx, model, at, prometheus_url=prometheus_url, with_series=with_series)
+        views = _store(ctx, model, ev, at, actor, run.run_id)
+        pages = [v.slo for v in views if v.page]
+        tickets = [v.slo for v in views if v.ticket]
+        run.details = {"source": ev.source, "preset": ev.preset, "at": at.isoformat(),
+                       "page": pages, "ticket": tickets, "warnings": ev.warnings}
+        run.message = f"{len(views)} SLOs from {ev.source}" + (f"; paging: {', '.join(pages)}" if pages else "")
+        run.audit = {"source": ev.source, "at": at.isoformat(), "page": pages, "ticket": tickets}
     return views
 
 
-def _store(ctx: Any, model: str, ev: Evaluation, at: datetime, actor: Actor, run_id: int) -> list[SLOSnapshotView]:
+def _store(ctx: Any, model: str, ev: Evaluation, at: datetime, actor: Actor, run_id: int | None) -> list[SLOSnapshotView]:
     now = datetime.now(UTC)
     views = []
     with write_scope(ctx.engine) as session:
@@ -309,6 +315,7 @@ def _store(ctx: Any, model: str, ev: Evaluation, at: datetime, actor: Actor, run
                 period=slo.period, error_ratio=res.error_ratio, burn_rate=res.burn_rate, requests=res.requests,
                 budget_remaining=res.error_budget_remaining, page=res.alerts.page, ticket=res.alerts.ticket,
                 details={**ev.details, "reasons": list(res.alerts.reasons), "guarded": list(res.alerts.guarded),
+                         "alert_rules": [r.as_dict() for r in res.alerts.rules],
                          "note": slo.note, "threshold_ms": slo.threshold_ms, "warnings": ev.warnings},
                 created_at=now, created_by=actor.username, job_run_id=run_id)
             session.add(row)
@@ -328,8 +335,9 @@ def _store(ctx: Any, model: str, ev: Evaluation, at: datetime, actor: Actor, run
 
 # ---- reads -----------------------------------------------------------------------------------
 
-def latest_snapshots(ctx: Any, model: str) -> list[SLOSnapshotView]:
-    """The newest snapshot of each of ``model``'s SLOs."""
+def latest_snapshots(ctx: Any, model: str, *, viewer: str | None = None) -> list[SLOSnapshotView]:
+    """The newest snapshot of each of ``model``'s SLOs; ``viewer`` must be allowed to view it."""
+    require_view(ctx, viewer, model)
     with session_scope(ctx.engine) as session:
         rows = session.scalars(select(SLOSnapshot).where(SLOSnapshot.model == model)
                                .order_by(desc(SLOSnapshot.at), desc(SLOSnapshot.id)).limit(200)).all()
@@ -340,7 +348,9 @@ def latest_snapshots(ctx: Any, model: str) -> list[SLOSnapshotView]:
 
 
 def snapshot_history(ctx: Any, model: str, slo: str, *, since: datetime | None = None,
-                     limit: int = 2000) -> list[SLOSnapshotView]:
+                     limit: int = 2000, viewer: str | None = None) -> list[SLOSnapshotView]:
+    """Snapshots of one SLO, oldest first; ``viewer`` must be allowed to view ``model``."""
+    require_view(ctx, viewer, model)
     with session_scope(ctx.engine) as session:
         stmt = select(SLOSnapshot).where(SLOSnapshot.model == model, SLOSnapshot.slo == slo)
         if since is not None:
@@ -359,7 +369,11 @@ class SeriesView:
     points: list[dict[str, Any]]
 
 
-def get_series(ctx: Any, model: str, kind: str) -> SeriesView | None:
+def get_series(ctx: Any, model: str, kind: str, *, viewer: str | None = None) -> SeriesView | None:
+    """The stored series ``kind`` (``burn:<slo>`` or ``metrics``); ``viewer`` must be allowed to
+    view ``model``. The ``metrics`` points are per bucket and version (``version`` None from
+    Prometheus): percentiles of different versions are never averaged."""
+    require_view(ctx, viewer, model)
     with session_scope(ctx.engine) as session:
         row = session.scalars(select(SLOSeries).where(SLOSeries.model == model, SLOSeries.kind == kind)).first()
         if row is None:

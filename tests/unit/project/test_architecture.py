@@ -70,3 +70,128 @@ def test_importing_core_switches_telemetry_off() -> None:
             "import core; print(os.environ['DO_NOT_TRACK'], os.environ['MLFLOW_DISABLE_TELEMETRY'])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["true", "true"]
+
+
+# ---- pages and ui call services only -------------------------------------------------------------
+# (shared/ARCHITECTURE.md, "Seams to keep": pages/ and ui/ import no SQLAlchemy, no engine, no
+# table module, no store path; the services check permissions and own every query.)
+
+FRONT = ("pages", "ui")
+FORBIDDEN_MODULES = re.compile(
+    r"^(sqlalchemy(\..*)?|core\.db|core\.tables|governance\.tables|monitoring\.\w+\.tables)$")
+# ctx.engine and the store directories belong to the services and jobs
+FORBIDDEN_ATTRIBUTES = frozenset({"engine", "artifacts_dir", "logstore_dir", "quarantine_dir",
+                                  "mlflow_artifacts_dir"})
+
+
+def _front_files() -> list[Path]:
+    files = [ROOT / "app.py"]
+    for package in FRONT:
+        files += sorted((ROOT / package).rglob("*.py"))
+    return files
+
+
+def _modules_imported(path: Path) -> set[str]:
+    """Every module an ``import`` or ``from ... import`` anywhere in the file (functions included)
+    may load, with ``from a.b import c`` counted as both ``a.b`` and ``a.b.c``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in {
+                "import_module", "__import__"}:
+            names.update(str(a.value) for a in node.args[:1] if isinstance(a, ast.Constant))
+    return names
+
+
+def _attributes_used(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+
+
+def test_the_architecture_checker_sees_what_it_must_refuse(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import sqlalchemy.orm\nfrom core import db\n\ndef f(ctx):\n"
+                   "    from monitoring.slo.tables import SLOSnapshot\n"
+                   "    from monitoring.health import tables\n"
+                   "    return ctx.engine, ctx.settings.quarantine_dir\n")
+    found = {m for m in _modules_imported(bad) if FORBIDDEN_MODULES.match(m)}
+    assert found == {"sqlalchemy.orm", "core.db", "monitoring.slo.tables", "monitoring.health.tables"}
+    assert _attributes_used(bad) & FORBIDDEN_ATTRIBUTES == {"engine", "quarantine_dir"}
+    fine = tmp_path / "fine.py"
+    fine.write_text("from core.redact import redact_url\nfrom monitoring.slo.service import latest_snapshots\n"
+                    "from governance.registry import champion_of\n")
+    assert not {m for m in _modules_imported(fine) if FORBIDDEN_MODULES.match(m)}
+    blind = tmp_path / "blind.py"
+    blind.write_text("from monitoring.slo.service import latest_snapshots\nfrom governance import job_runs\n"
+                     "def f(ctx, user):\n    latest_snapshots(ctx, 'm', viewer=user)\n"
+                     "    return latest_snapshots(ctx, 'm'), job_runs.last_run(ctx, 'slo', 'm')\n")
+    assert [(line, name, kw) for line, _, name, kw in _service_calls(blind)] == [
+        (4, "latest_snapshots", {"viewer"}), (5, "latest_snapshots", set()), (5, "last_run", set())]
+
+
+def test_pages_and_ui_import_no_database_or_table_module() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(m for m in _modules_imported(p) if FORBIDDEN_MODULES.match(m))
+        for p in _front_files()
+    }
+    offenders = {path: mods for path, mods in offenders.items() if mods}
+    assert offenders == {}, f"pages/ and ui/ call services only (no SQLAlchemy, core.db, tables): {offenders}"
+
+
+def test_pages_and_ui_touch_no_engine_and_no_store_path() -> None:
+    offenders = {str(p.relative_to(ROOT)): sorted(_attributes_used(p) & FORBIDDEN_ATTRIBUTES)
+                 for p in _front_files()}
+    offenders = {path: attrs for path, attrs in offenders.items() if attrs}
+    assert offenders == {}, f"pages/ and ui/ leave the engine and store paths to services: {offenders}"
+
+
+SERVICE_MODULES = re.compile(r"^(monitoring\.\w+\.service|governance\.job_runs|governance\.system)$")
+
+
+def _service_calls(path: Path) -> list[tuple[int, str, str, set[str]]]:
+    """(line, module, function, keywords) of every call in ``path`` to a read service's function,
+    whether imported by name or called on the imported service module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    functions: dict[str, tuple[str, str]] = {}
+    modules: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                local = alias.asname or alias.name
+                if SERVICE_MODULES.match(node.module):
+                    functions[local] = (node.module, alias.name)
+                elif SERVICE_MODULES.match(f"{node.module}.{alias.name}"):
+                    modules[local] = f"{node.module}.{alias.name}"
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        target = None
+        if isinstance(node.func, ast.Name) and node.func.id in functions:
+            target = functions[node.func.id]
+        elif (isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+              and node.func.value.id in modules):
+            target = (modules[node.func.value.id], node.func.attr)
+        if target:
+            calls.append((node.lineno, *target, {k.arg for k in node.keywords if k.arg}))
+    return calls
+
+
+def test_pages_and_ui_always_tell_a_read_service_who_is_looking() -> None:
+    """A read whose ``viewer`` is left out runs as a trusted internal caller: never from the UI."""
+    import importlib
+    import inspect
+
+    offenders = []
+    for path in _front_files():
+        for line, module, name, keywords in _service_calls(path):
+            function = getattr(importlib.import_module(module), name, None)
+            if callable(function) and "viewer" in inspect.signature(function).parameters \
+                    and "viewer" not in keywords:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} {module}.{name}")
+    assert offenders == [], f"pass viewer= to every read service: {offenders}"
