@@ -46,7 +46,10 @@ class GovernedRun:
 
 
 def _reason(exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0]
+    """The error's type and first line, redacted before it is cut (a cut secret would escape)."""
+    from core.redact import redact_text
+
+    first = (redact_text(str(exc)).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first}"[:500]
 
 

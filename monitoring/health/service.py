@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import desc, select
 
 from core.actor import Actor
+from core.storage import logstore_location
 from core.db import session_scope, write_scope
 from core.errors import ConfigError
 from core.runs import latest_runs
@@ -124,7 +125,7 @@ def gather_inputs(ctx: Any, model: str, at: datetime) -> tuple[HealthInputs, str
 
     spec = ctx.models.get(model)
     th = spec.thresholds
-    summary = logs_source.summary(ctx.settings.logstore_dir, model, at, apdex_t_ms=th.apdex_t_ms)
+    summary = logs_source.summary(logstore_location(ctx.settings), model, at, apdex_t_ms=th.apdex_t_ms)
     # SLOs: recent stored snapshots, else a quick evaluation from the logs (not stored)
     snaps = [s for s in latest_snapshots(ctx, model) if s.at <= at + timedelta(minutes=1)
              and at - s.at <= SLO_SNAPSHOT_MAX_AGE]

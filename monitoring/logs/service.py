@@ -44,6 +44,6 @@ def quarantine(ctx: Any, model: str, *, viewer: str | None, reveal_pii: bool = F
     if reveal_pii and pii and not may_view_pii(ctx, viewer, model):
         raise PermissionDenied(f"{viewer} may not view PII of model {model!r}")
     summary = quarantine_summary(ctx.engine, model)
-    rows = quarantine_rows(ctx.settings.quarantine_dir, model, limit=limit, pii_features=pii,
+    rows = quarantine_rows(ctx.settings, model, limit=limit, pii_features=pii,
                            reveal_pii=reveal_pii)
     return QuarantineView(summary, rows, pii_masked=bool(pii) and not reveal_pii)

@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitoring.logs.schema import model_store_dir, model_store_glob
+from core.storage import Location
+from monitoring.logs.store import duckdb_source, has_stored_logs
 from monitoring.slo import burn
 from monitoring.slo.burn import WINDOWS, SLOResult, duration_seconds
 
 BUCKET_S = 300
+Store = Path | str | Location  # the log store: a directory, an fsspec URL or a Location
 
 
 def _connect():  # type: ignore[no-untyped-def]
@@ -35,14 +37,13 @@ def _connect():  # type: ignore[no-untyped-def]
     return con
 
 
-def has_logs(logstore_dir: Path, model: str) -> bool:
-    base = model_store_dir(logstore_dir, model)
-    return base.is_dir() and any(base.glob("date=*/*.parquet"))
+def has_logs(logstore_dir: Store, model: str) -> bool:
+    return has_stored_logs(logstore_dir, model)
 
 
-def _source(logstore_dir: Path, model: str) -> str:
-    glob = model_store_glob(logstore_dir, model).replace("'", "''")
-    return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+def _source(con: Any, logstore_dir: Store, model: str) -> str:
+    """The model's partitions as a DuckDB table expression on ``con`` (local disk or a URL)."""
+    return duckdb_source(con, logstore_dir, model)
 
 
 def _ts(moment: datetime) -> float:
@@ -57,7 +58,7 @@ def _condition(sli: str, threshold_ms: float | None) -> tuple[str, str]:
     return ("status <> 'ok'", "TRUE")
 
 
-def window_counts(logstore_dir: Path, model: str, at: datetime, windows: list[str],
+def window_counts(logstore_dir: Store, model: str, at: datetime, windows: list[str],
                   sli: str = "availability", threshold_ms: float | None = None) -> dict[str, tuple[int, int]]:
     """``{window: (bad, total)}`` at ``at``; empty dict when the model has no logs."""
     if not has_logs(logstore_dir, model):
@@ -73,18 +74,18 @@ def window_counts(logstore_dir: Path, model: str, at: datetime, windows: list[st
         parts.append(f"count(*) FILTER (WHERE {cond} AND {total})")
     first_day = datetime.fromtimestamp(end - longest, UTC).strftime("%Y-%m-%d")
     last_day = datetime.fromtimestamp(end, UTC).strftime("%Y-%m-%d")
-    sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms FROM {_source(logstore_dir, model)} "
-           f"WHERE CAST(date AS VARCHAR) BETWEEN '{first_day}' AND '{last_day}') "
-           f"SELECT {', '.join(parts)} FROM r WHERE ts > {end - longest!r} AND ts <= {end!r}")
     con = _connect()
     try:
+        sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms FROM {_source(con, logstore_dir, model)} "
+               f"WHERE CAST(date AS VARCHAR) BETWEEN '{first_day}' AND '{last_day}') "
+               f"SELECT {', '.join(parts)} FROM r WHERE ts > {end - longest!r} AND ts <= {end!r}")
         row = con.execute(sql).fetchone()
     finally:
         con.close()
     return {w: (int(row[2 * i]), int(row[2 * i + 1])) for i, w in enumerate(windows)}
 
 
-def evaluate(logstore_dir: Path, model: str, slo: Any, at: datetime, *, min_requests: float = 0) -> SLOResult:
+def evaluate(logstore_dir: Store, model: str, slo: Any, at: datetime, *, min_requests: float = 0) -> SLOResult:
     """One SLO (``spec.SLODefinition`` or config ``SLOSpec``-like) evaluated from the logs."""
     windows = list(WINDOWS) + ([slo.period] if slo.period not in WINDOWS else [])
     counts = window_counts(logstore_dir, model, at, windows, getattr(slo, "sli", "availability"),
@@ -97,24 +98,24 @@ def evaluate(logstore_dir: Path, model: str, slo: Any, at: datetime, *, min_requ
                           at=at.astimezone(UTC).isoformat())
 
 
-def _buckets(logstore_dir: Path, model: str, start: datetime, end: datetime, sli: str,
+def _buckets(logstore_dir: Store, model: str, start: datetime, end: datetime, sli: str,
              threshold_ms: float | None) -> pd.DataFrame:
     """bad/total per 5-minute bucket (bucket ``b`` covers ``(b - 5m, b]`` by its end time)."""
     bad, total = _condition(sli, threshold_ms)
     lo, hi = _ts(start), _ts(end)
-    sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms FROM {_source(logstore_dir, model)} "
-           f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}') "
-           f"SELECT CAST(ceil((ts - {lo!r}) / {BUCKET_S}) AS BIGINT) AS k, "
-           f"count(*) FILTER (WHERE {bad}) AS bad, count(*) FILTER (WHERE {total}) AS total "
-           f"FROM r WHERE ts > {lo!r} AND ts <= {hi!r} GROUP BY k ORDER BY k")
     con = _connect()
     try:
+        sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms FROM {_source(con, logstore_dir, model)} "
+               f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}') "
+               f"SELECT CAST(ceil((ts - {lo!r}) / {BUCKET_S}) AS BIGINT) AS k, "
+               f"count(*) FILTER (WHERE {bad}) AS bad, count(*) FILTER (WHERE {total}) AS total "
+               f"FROM r WHERE ts > {lo!r} AND ts <= {hi!r} GROUP BY k ORDER BY k")
         return con.execute(sql).df()
     finally:
         con.close()
 
 
-def burn_series(logstore_dir: Path, model: str, slo: Any, start: datetime, end: datetime, *,
+def burn_series(logstore_dir: Store, model: str, slo: Any, start: datetime, end: datetime, *,
                 step: timedelta = timedelta(hours=1), min_requests: float = 0) -> pd.DataFrame:
     """Burn rate of each alert window, remaining budget and alert states at each step.
 
@@ -164,7 +165,7 @@ def burn_series(logstore_dir: Path, model: str, slo: Any, start: datetime, end: 
     return pd.DataFrame(rows, columns=columns)
 
 
-def metrics_series(logstore_dir: Path, model: str, start: datetime, end: datetime, *,
+def metrics_series(logstore_dir: Store, model: str, start: datetime, end: datetime, *,
                    bucket: str = "1h") -> pd.DataFrame:
     """Per bucket: requests, error_rate, p50/p95/p99 latency (ms, successful requests), mean GPU
     utilisation (%) and memory (MiB), per version."""
@@ -174,17 +175,17 @@ def metrics_series(logstore_dir: Path, model: str, start: datetime, end: datetim
         return pd.DataFrame(columns=columns)
     size = duration_seconds(bucket)
     lo, hi = _ts(start), _ts(end)
-    sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, * EXCLUDE (timestamp) FROM {_source(logstore_dir, model)} "
-           f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}') "
-           f"SELECT CAST(floor(ts / {size}) * {size} AS DOUBLE) AS b, CAST(version AS VARCHAR) AS version, "
-           f"count(*) AS requests, avg(CASE WHEN status <> 'ok' THEN 1.0 ELSE 0.0 END) AS error_rate, "
-           f"quantile_cont(latency_ms, 0.5) FILTER (WHERE status = 'ok') AS p50_ms, "
-           f"quantile_cont(latency_ms, 0.95) FILTER (WHERE status = 'ok') AS p95_ms, "
-           f"quantile_cont(latency_ms, 0.99) FILTER (WHERE status = 'ok') AS p99_ms, "
-           f"avg(gpu_utilization) AS gpu_utilization, avg(gpu_memory_mb) AS gpu_memory_mb "
-           f"FROM r WHERE ts > {lo!r} AND ts <= {hi!r} GROUP BY b, version ORDER BY b, version")
     con = _connect()
     try:
+        sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, * EXCLUDE (timestamp) FROM {_source(con, logstore_dir, model)} "
+               f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}') "
+               f"SELECT CAST(floor(ts / {size}) * {size} AS DOUBLE) AS b, CAST(version AS VARCHAR) AS version, "
+               f"count(*) AS requests, avg(CASE WHEN status <> 'ok' THEN 1.0 ELSE 0.0 END) AS error_rate, "
+               f"quantile_cont(latency_ms, 0.5) FILTER (WHERE status = 'ok') AS p50_ms, "
+               f"quantile_cont(latency_ms, 0.95) FILTER (WHERE status = 'ok') AS p95_ms, "
+               f"quantile_cont(latency_ms, 0.99) FILTER (WHERE status = 'ok') AS p99_ms, "
+               f"avg(gpu_utilization) AS gpu_utilization, avg(gpu_memory_mb) AS gpu_memory_mb "
+               f"FROM r WHERE ts > {lo!r} AND ts <= {hi!r} GROUP BY b, version ORDER BY b, version")
         frame = con.execute(sql).df()
     finally:
         con.close()
@@ -192,7 +193,7 @@ def metrics_series(logstore_dir: Path, model: str, start: datetime, end: datetim
     return frame[columns]
 
 
-def summary(logstore_dir: Path, model: str, at: datetime, *, window: str = "1h",
+def summary(logstore_dir: Store, model: str, at: datetime, *, window: str = "1h",
             apdex_t_ms: float = 100.0) -> dict[str, Any]:
     """Figures of the last ``window`` (and the window before it) for the health score."""
     empty = {"requests": 0, "previous_requests": 0, "error_rate": None, "previous_error_rate": None,
@@ -203,9 +204,9 @@ def summary(logstore_dir: Path, model: str, at: datetime, *, window: str = "1h",
     end = _ts(at)
     w = duration_seconds(window)
     t = float(apdex_t_ms)
-    src = _source(logstore_dir, model)
     con = _connect()
     try:
+        src = _source(con, logstore_dir, model)
         row = con.execute(
             f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms, gpu_utilization, gpu_memory_mb, "
             f"CAST(version AS VARCHAR) AS version FROM {src}) "

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import desc, select
 
 from core.actor import Actor
+from core.storage import logstore_location
 from core.db import session_scope, write_scope
 from core.errors import InvalidInput
 from monitoring.slo.tables import SLOSeries, SLOSnapshot
@@ -167,7 +168,7 @@ def evaluate_model(ctx: Any, model: str, at: datetime, *, prometheus_url: str | 
             return Evaluation("prometheus", preset, results, details, burn, metrics, source.warnings)
         warnings.append(f"no metrics for {model!r} in Prometheus in any preset's naming; using the logs")
     # --- logs
-    store = ctx.settings.logstore_dir
+    store = logstore_location(ctx.settings)
     slos = [SLODefinition(model, s.name, s.objective, s.objective, s.period, None, None, sli=s.sli,
                           threshold_ms=s.threshold_ms, source="logs") for s in spec.slos]
     results = [(s, logs_source.evaluate(store, model, s, at, min_requests=th.min_requests_for_alert))

@@ -71,3 +71,14 @@ def test_inner_step_without_a_run_record_still_audits(rctx) -> None:  # type: ig
         run.audit = {"window": "1h"}
     assert latest_runs(rctx.engine) == []
     assert rctx.audit.query()[-1].details["window"] == "1h"
+
+
+def test_a_secret_in_a_long_failure_is_masked_before_the_reason_is_cut(rctx) -> None:  # type: ignore[no-untyped-def]
+    model = rctx.models.names[0]
+    secret = "hunter2-very-secret"
+    message = "x" * 460 + f" postgresql://svc:{secret}@db.example:5432/prod"  # the password straddles 500
+    with pytest.raises(RuntimeError):
+        with governed_run(rctx, OPS, "slo.run", model, job="slo"):
+            raise RuntimeError(message)
+    reason = rctx.audit.query()[-1].reason
+    assert "hunter2" not in reason and len(reason) <= 500
