@@ -18,7 +18,7 @@ default 30; a killed or hung leader), or at their next tick after a leader stopp
 lease; each job's own locks guard against the overlap. ``--lease-name`` separates groups of
 schedulers that share a database but not their jobs.
 
-``/metrics`` (stdlib http.server in a thread, ``--port`` or ``VIGIL_METRICS_PORT``, bind
+``/metrics`` (prometheus_client's WSGI server in a thread, ``--port`` or ``VIGIL_METRICS_PORT``, bind
 ``--host``, default 0.0.0.0) serves the health and SLO gauges from the stored snapshots, the
 last outcome of each job, ``vigil_scheduler_leader`` (1 on the leader, 0 on a standby) and
 the scheduler's own counters. ``/healthz`` answers ``ok`` on leader and standby alike. A port
@@ -48,7 +48,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, log, parser, run_main, setup_logging
@@ -267,38 +266,11 @@ class Scheduler:
         return out
 
 
-def serve_metrics(scheduler: Scheduler, host: str, port: int, ctx: Any = None) -> ThreadingHTTPServer:
-    from monitoring.health.exporter import current_metrics, render_metrics
+def serve_metrics(scheduler: Scheduler, host: str, port: int, ctx: Any = None) -> Any:
+    """``/metrics`` (stored results plus the scheduler's own series) and ``/healthz``."""
+    from monitoring.health.exporter import ScrapeCollector, start_metrics_server
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            if self.path.startswith("/healthz"):
-                body, status, kind = b"ok\n", 200, "text/plain"
-            elif self.path.startswith("/metrics"):
-                try:
-                    text = (current_metrics(ctx, scheduler.metric_samples()) if ctx is not None
-                            else render_metrics(extra=scheduler.metric_samples()))
-                    body, status = text.encode(), 200
-                except Exception as exc:  # database down: still serve the scheduler's own series
-                    log.warning("metrics from the database failed: %s", exc)
-                    text = render_metrics(extra=scheduler.metric_samples() + [
-                        ("vigil_metrics_database_up", "gauge", "0 when stored results could not be read", {}, 0.0)])
-                    body, status = text.encode(), 200
-                kind = "text/plain; version=0.0.4; charset=utf-8"
-            else:
-                body, status, kind = b"not found\n", 404, "text/plain"
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    return server
+    return start_metrics_server(host, port, ScrapeCollector(ctx, scheduler.metric_samples))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,20 @@ def server_missing(what: str) -> None:
     pytest.skip(f"{what} is not available (set CI=true to make this a failure)")
 
 
+def metric_values(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Samples of a Prometheus exposition, parsed by prometheus_client's own parser:
+    ``{(name, frozenset(labels.items())): value}`` (label order and float spelling do not matter)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in ``text``, or None when it is absent."""
+    return metric_values(text).get((name, frozenset(labels.items())))
+
+
 def _pg_schema_url(schema: str) -> str:
     sep = "&" if "?" in PG_URL else "?"
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
