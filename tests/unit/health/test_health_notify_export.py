@@ -24,13 +24,16 @@ class _Hook:
     def __init__(self, fail: bool = False) -> None:
         self.bodies: list[dict] = []
         self.fail = fail
+        self.status = 503
+        self.posts = 0
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hook.posts += 1
                 if hook.fail:
-                    self.send_response(503)
+                    self.send_response(hook.status)
                     self.end_headers()
                     return
                 hook.bodies.append(json.loads(body))
@@ -82,6 +85,21 @@ def test_webhook_only_on_change_and_survives_outage(sqlite_ctx) -> None:  # type
     refused = notify_level(sqlite_ctx, "m", "3", "warning", 70.0, [], at, url="http://127.0.0.1:9/x",
                            retries=1, backoff=0.0, sleep=no_sleep)
     assert refused.changed and not refused.sent and refused.error
+
+
+@pytest.mark.parametrize(("status", "posts"), [(400, 1), (404, 1), (429, 3), (500, 3)])
+def test_webhook_retries_only_what_may_succeed_later(status: int, posts: int) -> None:
+    from monitoring.health.notify import send
+
+    hook = _Hook(fail=True)
+    hook.status = status
+    sleeps: list[float] = []
+    try:
+        error = send(hook.url, {"text": "x"}, retries=2, backoff=1.0, sleep=sleeps.append)
+    finally:
+        hook.close()
+    assert error is not None and error.startswith(f"HTTP {status}")
+    assert hook.posts == posts and sleeps == [1.0, 2.0][: posts - 1]
 
 
 def test_metrics_text_passes_promtool(tmp_path: Path) -> None:
