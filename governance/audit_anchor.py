@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core.errors import ConfigError, ServiceUnavailable, VigilError
-from governance.audit import FIELDS, GENESIS, VerifyReport, canonical_json, utc_ts
+from governance.audit_chain import FIELDS, GENESIS, VerifyReport, canonical_json, utc_ts
 from governance.audit_sinks import ENV_URL, CheckpointSink, make_sink
 from governance.tables import AuditEntry
 
