@@ -39,7 +39,6 @@ Other ways to schedule the same jobs (crontab, Kubernetes CronJobs) are in deplo
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -275,32 +274,36 @@ def serve_metrics(scheduler: Scheduler, host: str, port: int, ctx: Any = None) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser("scheduler", __doc__ or "")
-    p.add_argument("--port", type=int, default=int(os.environ.get("VIGIL_METRICS_PORT") or 9108))
-    p.add_argument("--host", default=os.environ.get("VIGIL_METRICS_HOST") or "0.0.0.0")
+    p.add_argument("--port", type=int, help="port of /metrics (default: VIGIL_METRICS_PORT or 9108)")
+    p.add_argument("--host", help="address /metrics binds (default: VIGIL_METRICS_HOST or 0.0.0.0)")
     p.add_argument("--once", action="store_true", help="run the jobs due now (or at --at) and exit")
     p.add_argument("--all", action="store_true", help="with --once: run every (listed) job")
     p.add_argument("--at", help="with --once: the time whose due jobs run (ISO-8601)")
     p.add_argument("--jobs", help="comma-separated job names to consider (default: all scheduled)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds to wait for running jobs on stop")
     p.add_argument("--lease-ttl", type=float,
-                   default=float(os.environ.get("VIGIL_SCHEDULER_LEASE_TTL") or 30.0),
-                   help="seconds without a renewal after which a standby takes over (default 30)")
+                   help="seconds without a renewal after which a standby takes over "
+                        "(default: VIGIL_SCHEDULER_LEASE_TTL or 30)")
     p.add_argument("--lease-name", default="scheduler",
                    help="lease shared by the replicas that must run each job once (default scheduler)")
     p.add_argument("--module-prefix", default="jobs", help=argparse_suppress())
     p.add_argument("--sim-clock", help=argparse_suppress())  # benchmarks/scheduler_soak.py
     args = p.parse_args(argv)
     setup_logging(args.verbose)
+    from core.settings import Settings
+
+    settings = Settings.from_env()
+    args.port = settings.metrics_port if args.port is None else args.port
+    args.host = args.host or settings.metrics_host
+    args.lease_ttl = settings.scheduler_lease_ttl_seconds if args.lease_ttl is None else args.lease_ttl
     if args.lease_ttl <= 0:
         print("error: --lease-ttl must be positive", file=sys.stderr)
         return EXIT_USAGE
 
     from core.config import load_models_config
-    from core.settings import Settings
     from jobs._identity import job_environment
     from jobs.slo import parse_at
 
-    settings = Settings.from_env()
     schedules = dict(load_models_config(settings.config_file).schedules)
     if args.jobs:
         wanted = [j.strip() for j in args.jobs.split(",") if j.strip()]
