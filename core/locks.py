@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from core.errors import Conflict
+from core.errors import ConfigError, Conflict
 
 POLL_S = 0.2
 
@@ -69,8 +69,10 @@ def named_lock(engine: Engine, name: str, *, wait_s: float, holder: str | None =
         lock = _AdvisoryLock(name=name, holder=holder, engine=engine)
     elif database is not None:
         lock = _FileLock(name=name, holder=holder, database=database)
-    else:
+    elif engine.dialect.name == "sqlite":
         lock = _LocalLock(name=name, holder=holder, database=str(engine.url))
+    else:
+        raise ConfigError(f"DATABASE_URL: named locks need PostgreSQL or SQLite, not {engine.dialect.name}")
     deadline = time.monotonic() + max(0.0, wait_s)
     try:
         while not lock._try():
