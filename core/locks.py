@@ -157,7 +157,8 @@ class _AdvisoryLock(NamedLock):
     def _current(self) -> tuple[str | None, datetime | None]:
         conn = self._connection()
         row = conn.execute(text(
-            "SELECT a.application_name, a.state_change FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            "SELECT a.application_name, a.state_change"
+            " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
             " AND l.classid::bigint = :hi AND l.objid::bigint = :lo"), self._key_params()).first()
         conn.commit()

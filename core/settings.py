@@ -121,7 +121,8 @@ class EnvironmentSettings(BaseSettings):
         10, validation_alias="VIGIL_DB_CONNECT_TIMEOUT_SECONDS")
     db_statement_timeout_seconds: Annotated[int, _whole(0)] = Field(
         300, validation_alias="VIGIL_DB_STATEMENT_TIMEOUT_SECONDS")
-    db_busy_timeout_seconds: Annotated[int, _whole(1)] = Field(30, validation_alias="VIGIL_DB_BUSY_TIMEOUT_SECONDS")
+    db_busy_timeout_seconds: Annotated[int, _whole(1)] = Field(
+        30, validation_alias="VIGIL_DB_BUSY_TIMEOUT_SECONDS")
     # read by one module each (see the module docstring)
     health_weights: str = Field("", validation_alias="VIGIL_HEALTH_WEIGHTS")
     health_textfile: str | None = Field(None, validation_alias="VIGIL_HEALTH_TEXTFILE")
@@ -141,14 +142,16 @@ class EnvironmentSettings(BaseSettings):
     audit_checkpoint_url: str | None = Field(None, validation_alias="VIGIL_AUDIT_CHECKPOINT_URL")
     audit_checkpoint_key: str | None = Field(None, validation_alias="VIGIL_AUDIT_CHECKPOINT_KEY")
     audit_checkpoint_key_file: str | None = Field(None, validation_alias="VIGIL_AUDIT_CHECKPOINT_KEY_FILE")
-    audit_checkpoint_public_key: str | None = Field(None, validation_alias="VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY")
+    audit_checkpoint_public_key: str | None = Field(
+        None, validation_alias="VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY")
     audit_checkpoint_public_key_file: str | None = Field(
         None, validation_alias="VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE")
     job_token: str | None = Field(None, validation_alias="VIGIL_TOKEN")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
-                                   dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
+                                   env_settings: Any, dotenv_settings: Any,
+                                   file_secret_settings: Any) -> tuple[Any, ...]:
         # the process environment only (no .env file, no secrets directory); none when an
         # explicit mapping is being read
         return (init_settings,) if _MAPPING_ONLY.get() else (init_settings, env_settings)

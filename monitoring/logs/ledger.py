@@ -73,7 +73,8 @@ def ingest_lock(engine: Engine, model: str, *, wait_s: float = WAIT_S) -> Iterat
         lock = named_lock(engine, f"ingest:{model}", wait_s=wait_s, holder=holder)
     except LockBusy as busy:
         current = f" ({busy.holder})" if busy.holder else ""
-        raise Conflict(f"another ingestion of {model}{current} is still running after {wait_s:.0f} s") from None
+        raise Conflict(
+            f"another ingestion of {model}{current} is still running after {wait_s:.0f} s") from None
     with lock:
         yield IngestLockHandle(model, lock)
 

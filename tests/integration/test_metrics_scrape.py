@@ -43,7 +43,8 @@ def test_prometheus_scrapes_the_metrics_endpoint(tmp_path: Path) -> None:
     config.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
                       f"  - job_name: vigil\n    static_configs:\n      - targets: ['{target}']\n")
     log = open(tmp_path / "prometheus.log", "w")  # noqa: SIM115 (closed below)
-    prometheus = subprocess.Popen([found[0], f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'db'}",
+    prometheus = subprocess.Popen([found[0], f"--config.file={config}",
+                                   f"--storage.tsdb.path={tmp_path / 'db'}",
                                    f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
                                   stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -110,7 +110,8 @@ def test_postgresql_fencing_sees_a_terminated_lock_session(pg_url: str) -> None:
         with named_lock(engine, "ingest:m", wait_s=0) as lock:
             with engine.begin() as conn:
                 assert lock.held(conn)
-                conn.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": lock.backend})  # type: ignore[attr-defined]
+                backend = lock.backend  # type: ignore[attr-defined]
+                conn.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": backend})
             with engine.begin() as conn:
                 assert not lock.held(conn)
         with named_lock(engine, "ingest:m", wait_s=0):  # the server released it with the session
