@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""The project's two commands, needing nothing but Python 3.11+:
+"""Owns the project's two commands, needing nothing but Python 3.11+:
 
     python3 manage.py demo    # set up, build the demo (idempotent) and start the dashboard
     python3 manage.py test    # set up, then run the whole test suite
 
 Set-up creates ``.venv`` beside this file and installs the pinned requirements into it; it is
 skipped when the requirement files have not changed since the last install. Extra arguments
-after ``test`` go to pytest (e.g. ``python3 manage.py test tests/unit -x``).
+after ``test`` go to pytest unchanged (e.g. ``python3 manage.py test tests/unit -x``; the fast
+loop without real servers or a browser: ``python3 manage.py test -m "not integration and not e2e"``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     python -m benchmarks.audit_verify [--entries 1000000] [--runs 3] [--keep DIR]
 
 Builds a fresh data directory with a migrated SQLite database, bulk-inserts a valid chain
-(hashes computed with governance.audit.entry_hash, the function append uses), then times
+(hashes computed with governance.audit_chain.entry_hash, the function append uses), then times
 ``AuditLog.verify()`` in-process (median of ``--runs``) and ``python -m jobs.audit verify`` once
 as a subprocess (start-up included), and writes the "audit-verify" section of RESULTS.md.
 """

@@ -1,15 +1,9 @@
-"""The tamper-evident audit log: an append-only SHA-256 hash chain in table ``audit_log``.
-
-Entry hash (one link of the chain)::
-
-    hash = SHA-256( canonical_json({seq, ts, actor, action, resource, outcome, reason,
-                                    details, source, client_addr, prev_hash}) )
-
-where ``canonical_json`` is ``json.dumps(..., sort_keys=True, separators=(",", ":"),
-ensure_ascii=False)`` encoded as UTF-8, ``details`` is itself the stored canonical JSON *text*
-and the first entry's ``prev_hash`` is 64 zeros (:data:`GENESIS`). Because ``seq`` and
-``prev_hash`` are hashed, an edited, deleted, inserted or reordered entry breaks the chain at
-the first affected ``seq`` (the scheme of RFC 6962-style append-only logs, without a tree).
+"""Owns the tamper-evident audit log in table ``audit_log``: appending a link to the SHA-256 hash
+chain, querying and exporting entries (permission-checked services), and verifying the chain.
+The chain's format (hashed fields, canonical JSON, entry hash, genesis) is governance.audit_chain;
+the fast recomputation is governance.audit_verify. Because ``seq`` and ``prev_hash`` are hashed,
+an edited, deleted, inserted or reordered entry breaks the chain at the first affected ``seq``
+(the scheme of RFC 6962-style append-only logs, without a tree).
 
 Writers are serialised so the chain never forks: on SQLite the append transaction starts with
 ``BEGIN IMMEDIATE`` (execution option ``sqlite_immediate``, see core.db), on PostgreSQL it
@@ -21,11 +15,10 @@ head hash recorded elsewhere: signed checkpoints (governance.audit_anchor) do th
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text
@@ -33,44 +26,21 @@ from sqlalchemy import Connection, Engine, func, insert, select, text
 from core.actor import Actor
 from core.errors import InvalidInput
 from core.redact import redact_obj, redact_text
+from governance.audit_chain import (  # noqa: F401  (re-exported: the log's public names)
+    COLUMNS,
+    FIELDS,
+    GENESIS,
+    OUTCOMES,
+    SOURCES,
+    VerifyReport,
+    canonical_json,
+    entry_hash,
+    utc_ts,
+)
+from governance.audit_verify import check_rows, verify_sqlite_parallel
 from governance.tables import AuditEntry
 
-GENESIS = "0" * 64
-OUTCOMES = ("success", "denied", "failed")
-SOURCES = ("ui", "job", "cli")
 AUDIT_LOCK_KEY = 0x5649_4749_4C41  # "VIGILA": the advisory lock that serialises PostgreSQL writers
-FIELDS = ("seq", "ts", "actor", "action", "resource", "outcome", "reason", "details", "source",
-          "client_addr", "prev_hash", "hash")
-_COLUMNS = ", ".join(FIELDS)
-
-_encode = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, compact separators, UTF-8 text: the one serialisation that is hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def utc_ts(moment: datetime | None = None) -> str:
-    """ISO-8601 UTC with microseconds, e.g. ``2026-11-22T01:55:00.123456Z`` (sorts as text)."""
-    moment = (moment or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def entry_hash(seq: int, ts: str, actor: str, action: str, resource: str, outcome: str, reason: str,
-               details: str, source: str, client_addr: str | None, prev_hash: str) -> str:
-    """SHA-256 hex of the entry's canonical JSON (keys in sorted order, written out by hand).
-
-    Equal, byte for byte, to ``canonical_json`` of the dict of these fields (a unit test checks
-    it); building the string directly is what lets ``verify`` check a million entries quickly.
-    """
-    e = _encode
-    addr = "null" if client_addr is None else e(client_addr)
-    doc = (f'{{"action":{e(action)},"actor":{e(actor)},"client_addr":{addr},'
-           f'"details":{e(details)},"outcome":{e(outcome)},"prev_hash":{e(prev_hash)},'
-           f'"reason":{e(reason)},"resource":{e(resource)},"seq":{int(seq)},'
-           f'"source":{e(source)},"ts":{e(ts)}}}')
-    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -93,26 +63,6 @@ class AuditRecord:
         row = {name: getattr(self, name) for name in FIELDS}
         row["details"] = canonical_json(self.details)
         return row
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    count: int
-    head: str
-    broken_seq: int | None = None
-    problem: str = ""
-    anchored_seq: int | None = None  # newest signed checkpoint the chain matches (governance.audit_anchor)
-    anchored_at: str = ""
-    warning: str = ""  # e.g. no checkpoint configured: the chain alone cannot catch a rewrite
-
-    def line(self) -> str:
-        if self.ok:
-            anchor = ("" if self.anchored_seq is None
-                      else f" anchored at seq {self.anchored_seq}, {self.anchored_at}")
-            return f"OK {self.count} entries head={self.head}{anchor}"
-        where = "" if self.broken_seq is None else f" at seq {self.broken_seq}"
-        return f"BROKEN{where}: {self.problem}"
 
 
 def _record(row: Any) -> AuditRecord:
@@ -240,7 +190,7 @@ class AuditLog:
         raw = self.engine.raw_connection()
         try:
             driver = raw.driver_connection
-            sql = f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq"
+            sql = f"SELECT {COLUMNS} FROM audit_log ORDER BY seq"
             if self.engine.dialect.name == "postgresql":
                 cursor = driver.cursor(name="vigil_audit_verify")  # type: ignore[union-attr]
                 cursor.itersize = batch_size
@@ -277,8 +227,6 @@ class AuditLog:
 
     def _verify_chain(self, batch_size: int, progress: Callable[[int], None] | None,
                       workers: int) -> VerifyReport:
-        from governance.audit_verify import check_rows, verify_sqlite_parallel
-
         database = self.engine.url.database
         if self.engine.dialect.name == "sqlite" and workers > 1 and database and database != ":memory:":
             report = verify_sqlite_parallel(database, workers=workers, batch_size=batch_size,

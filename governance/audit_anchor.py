@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core.errors import ConfigError, ServiceUnavailable, VigilError
-from governance.audit import FIELDS, GENESIS, VerifyReport, canonical_json, utc_ts
+from governance.audit_chain import FIELDS, GENESIS, VerifyReport, canonical_json, utc_ts
 from governance.audit_sinks import ENV_URL, CheckpointSink, make_sink
 from governance.tables import AuditEntry
 
@@ -121,15 +120,13 @@ def signature_problem(cp: Checkpoint, public_key: Any) -> str | None:
 
 
 # -- configuration -----------------------------------------------------------------------------
-def _pem(env: Mapping[str, str], text_var: str, file_var: str) -> bytes | None:
-    if env.get(file_var):
+def _pem(text: str | None, file: str | None, file_var: str) -> bytes | None:
+    if file:
         try:
-            return Path(env[file_var]).read_bytes()
+            return Path(file).read_bytes()
         except OSError as exc:
-            raise ConfigError(f"{file_var}: cannot read {env[file_var]}: {exc.strerror or exc}") from None
-    if env.get(text_var):
-        return env[text_var].encode("utf-8")
-    return None
+            raise ConfigError(f"{file_var}: cannot read {file}: {exc.strerror or exc}") from None
+    return text.encode("utf-8") if text else None
 
 
 @dataclass(frozen=True)
@@ -143,10 +140,13 @@ class AnchorConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, urls: Iterable[str] | None = None
                  ) -> AnchorConfig:
-        env = os.environ if env is None else env
-        wanted = list(urls) if urls is not None else (env.get(ENV_URL) or "").split(",")
+        from core.settings import Settings
+
+        s = Settings.from_env(env)
+        wanted = list(urls) if urls is not None else (s.audit_checkpoint_url or "").split(",")
         sinks = tuple(make_sink(u.strip()) for u in wanted if u.strip())
-        return cls(sinks, _pem(env, ENV_KEY, ENV_KEY_FILE), _pem(env, ENV_PUBLIC_KEY, ENV_PUBLIC_KEY_FILE))
+        return cls(sinks, _pem(s.audit_checkpoint_key, s.audit_checkpoint_key_file, ENV_KEY_FILE),
+                   _pem(s.audit_checkpoint_public_key, s.audit_checkpoint_public_key_file, ENV_PUBLIC_KEY_FILE))
 
     @property
     def configured(self) -> bool:

@@ -1,6 +1,7 @@
-"""Recomputing the audit chain quickly: one streaming pass, or seq ranges in parallel on SQLite.
+"""Owns recomputing the audit chain quickly: one streaming pass, or seq ranges in parallel on
+SQLite.
 
-Per entry, in seq order (see governance.audit for the hash):
+Per entry, in seq order (see governance.audit_chain for the hash):
 1. ``seq`` is the previous seq + 1: a gap is a deleted entry, a smaller or repeated number an
    inserted or reordered one;
 2. ``prev_hash`` equals the previous entry's stored ``hash``;
@@ -21,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from governance.audit import _COLUMNS, _encode, GENESIS, OUTCOMES, SOURCES, VerifyReport
+from governance.audit_chain import COLUMNS, GENESIS, OUTCOMES, SOURCES, VerifyReport, encode
 
 Problem = tuple[int, str]  # (seq, what is wrong)
 PARALLEL_MIN_ENTRIES = 200_000
@@ -30,7 +31,7 @@ PARALLEL_MIN_ENTRIES = 200_000
 def check_rows(batches: Iterable[list[tuple[Any, ...]]], expected_seq: int, prev: str,
                progress: Callable[[int], None] | None = None) -> tuple[int, str, Problem | None]:
     """Check rows (batches of raw tuples in FIELDS order); return (next seq, last hash, problem)."""
-    sha, enc = hashlib.sha256, _encode
+    sha, enc = hashlib.sha256, encode
     quoted = {v: f'"{v}"' for v in (*OUTCOMES, *SOURCES)}
     for batch in batches:
         for row in batch:
@@ -83,13 +84,13 @@ def _check_range(path: str, lo: int | None, hi: int, batch_size: int) -> tuple[i
     try:
         if lo is None:
             expected, prev = 1, GENESIS
-            cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq <= ? ORDER BY seq", (hi,))
+            cursor = conn.execute(f"SELECT {COLUMNS} FROM audit_log WHERE seq <= ? ORDER BY seq", (hi,))
         else:
             before = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (lo - 1,)).fetchone()
             # a missing predecessor is reported by the range before this one
             expected, prev = lo, (before[0] if before else "<missing>")
             cursor = conn.execute(
-                f"SELECT {_COLUMNS} FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq", (lo, hi))
+                f"SELECT {COLUMNS} FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq", (lo, hi))
         expected, prev, problem = check_rows(_batches(cursor, batch_size), expected, prev)
         if problem is None and expected != hi + 1:
             problem = (expected, f"entry missing: expected seq {expected}, the next stored entry has a "

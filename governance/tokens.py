@@ -24,7 +24,6 @@ Every change and every refusal is written to the audit log.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from sqlalchemy import select
 
 from core.actor import Actor
 from core.db import session_scope, write_scope
-from core.errors import AuthenticationError, ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
+from core.errors import AuthenticationError, Conflict, InvalidInput, NotFound, PermissionDenied
 from core.timeutil import aware, utcnow
 from governance.identity import token_hash
 from governance.rbac import Action, can
@@ -44,25 +43,16 @@ from governance.tables import ApiToken, User
 TOKEN_PREFIX = "vgl_"
 PREFIX_SHOWN = 10  # "vgl_" + 6 characters of the random part (36 of its 256 bits)
 DEFAULT_TTL_DAYS = 90
-DEFAULT_MAX_TTL_DAYS = 365
 MAX_NAME_LENGTH = 128
 TOKEN_REFUSED = ("the API token in VIGIL_TOKEN is not valid (unknown, expired or revoked, or its owner "
                  "may not act): create a new one on the dashboard's API tokens page")
 
 
 def max_ttl_days(env: Mapping[str, str] | None = None) -> int:
-    """The longest lifetime a token may be given: ``VIGIL_TOKEN_MAX_DAYS`` (default 365)."""
-    raw = (os.environ if env is None else env).get("VIGIL_TOKEN_MAX_DAYS", "").strip()
-    if not raw:
-        return DEFAULT_MAX_TTL_DAYS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"VIGIL_TOKEN_MAX_DAYS: expected a whole number of days, got {raw!r} "
-                          "(environment)") from None
-    if value < 1:
-        raise ConfigError(f"VIGIL_TOKEN_MAX_DAYS: must be at least 1, got {value} (environment)")
-    return value
+    """The longest lifetime a token may be given: ``VIGIL_TOKEN_MAX_DAYS`` (default 365, core.settings)."""
+    from core.settings import Settings
+
+    return Settings.from_env(env).token_max_days
 
 
 def token_id(token: str) -> str:

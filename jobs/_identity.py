@@ -49,9 +49,10 @@ def os_identity() -> str:
 
 def cli_actor(ctx: Any, as_user: str | None = None, *, env: Mapping[str, str] | None = None) -> Actor:
     """The Actor a job or CLI command acts as (see the module docstring for the rules)."""
-    env = os.environ if env is None else env
+    from core.settings import Settings
+
     where = os_identity()
-    token = (env.get(TOKEN_ENV) or "").strip()
+    token = (Settings.from_env(env).job_token or "").strip()
     if token:
         from governance.tokens import resolve_token
 

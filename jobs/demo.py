@@ -179,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_sign_in(accounts: list[dict[str, str]], demo_mode: bool) -> None:
     print("\nVigil demo is ready.")
-    import os
+    from core.settings import Settings
 
-    port = os.environ.get("VIGIL_PORT", "8501")
+    port = Settings.from_env().dashboard_port
     print(f"  Dashboard: http://localhost:{port}  (python3 manage.py demo starts it; by hand: "
           f"VIGIL_DEMO=true streamlit run asgi_app.py --server.port {port})")
     print(

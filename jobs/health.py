@@ -18,7 +18,6 @@ Exit codes: 0 ok, 2 bad arguments, 4 permission denied, 5 a dependency is unavai
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 
@@ -32,12 +31,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_model_selection(p, help_model="only this model (default: every configured model)")
     p.add_argument("--at", help="evaluation time, ISO-8601 (default: now)")
-    p.add_argument("--textfile", default=os.environ.get("VIGIL_HEALTH_TEXTFILE"),
-                   help="write Prometheus metrics here for node-exporter's textfile collector")
+    p.add_argument("--textfile", help="write Prometheus metrics here for node-exporter's textfile "
+                                      "collector (default: VIGIL_HEALTH_TEXTFILE)")
     p.add_argument("--no-notify", action="store_true", help="do not call the webhook")
     p.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
     args = p.parse_args(argv)
     setup_logging(args.verbose)
+    from core.settings import Settings
+
+    args.textfile = args.textfile or Settings.from_env().health_textfile
 
     from jobs._identity import cli_actor
     from core.context import AppContext

@@ -18,7 +18,7 @@ default 30; a killed or hung leader), or at their next tick after a leader stopp
 lease; each job's own locks guard against the overlap. ``--lease-name`` separates groups of
 schedulers that share a database but not their jobs.
 
-``/metrics`` (stdlib http.server in a thread, ``--port`` or ``VIGIL_METRICS_PORT``, bind
+``/metrics`` (prometheus_client's WSGI server in a thread, ``--port`` or ``VIGIL_METRICS_PORT``, bind
 ``--host``, default 0.0.0.0) serves the health and SLO gauges from the stored snapshots, the
 last outcome of each job, ``vigil_scheduler_leader`` (1 on the leader, 0 on a standby) and
 the scheduler's own counters. ``/healthz`` answers ``ok`` on leader and standby alike. A port
@@ -39,7 +39,6 @@ Other ways to schedule the same jobs (crontab, Kubernetes CronJobs) are in deplo
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -48,7 +47,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, log, parser, run_main, setup_logging
@@ -267,68 +265,45 @@ class Scheduler:
         return out
 
 
-def serve_metrics(scheduler: Scheduler, host: str, port: int, ctx: Any = None) -> ThreadingHTTPServer:
-    from monitoring.health.exporter import current_metrics, render_metrics
+def serve_metrics(scheduler: Scheduler, host: str, port: int, ctx: Any = None) -> Any:
+    """``/metrics`` (stored results plus the scheduler's own series) and ``/healthz``."""
+    from monitoring.health.exporter import ScrapeCollector, start_metrics_server
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            if self.path.startswith("/healthz"):
-                body, status, kind = b"ok\n", 200, "text/plain"
-            elif self.path.startswith("/metrics"):
-                try:
-                    text = (current_metrics(ctx, scheduler.metric_samples()) if ctx is not None
-                            else render_metrics(extra=scheduler.metric_samples()))
-                    body, status = text.encode(), 200
-                except Exception as exc:  # database down: still serve the scheduler's own series
-                    log.warning("metrics from the database failed: %s", exc)
-                    text = render_metrics(extra=scheduler.metric_samples() + [
-                        ("vigil_metrics_database_up", "gauge", "0 when stored results could not be read", {}, 0.0)])
-                    body, status = text.encode(), 200
-                kind = "text/plain; version=0.0.4; charset=utf-8"
-            else:
-                body, status, kind = b"not found\n", 404, "text/plain"
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    return server
+    return start_metrics_server(host, port, ScrapeCollector(ctx, scheduler.metric_samples))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser("scheduler", __doc__ or "")
-    p.add_argument("--port", type=int, default=int(os.environ.get("VIGIL_METRICS_PORT") or 9108))
-    p.add_argument("--host", default=os.environ.get("VIGIL_METRICS_HOST") or "0.0.0.0")
+    p.add_argument("--port", type=int, help="port of /metrics (default: VIGIL_METRICS_PORT or 9108)")
+    p.add_argument("--host", help="address /metrics binds (default: VIGIL_METRICS_HOST or 0.0.0.0)")
     p.add_argument("--once", action="store_true", help="run the jobs due now (or at --at) and exit")
     p.add_argument("--all", action="store_true", help="with --once: run every (listed) job")
     p.add_argument("--at", help="with --once: the time whose due jobs run (ISO-8601)")
     p.add_argument("--jobs", help="comma-separated job names to consider (default: all scheduled)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds to wait for running jobs on stop")
     p.add_argument("--lease-ttl", type=float,
-                   default=float(os.environ.get("VIGIL_SCHEDULER_LEASE_TTL") or 30.0),
-                   help="seconds without a renewal after which a standby takes over (default 30)")
+                   help="seconds without a renewal after which a standby takes over "
+                        "(default: VIGIL_SCHEDULER_LEASE_TTL or 30)")
     p.add_argument("--lease-name", default="scheduler",
                    help="lease shared by the replicas that must run each job once (default scheduler)")
     p.add_argument("--module-prefix", default="jobs", help=argparse_suppress())
     p.add_argument("--sim-clock", help=argparse_suppress())  # benchmarks/scheduler_soak.py
     args = p.parse_args(argv)
     setup_logging(args.verbose)
+    from core.settings import Settings
+
+    settings = Settings.from_env()
+    args.port = settings.metrics_port if args.port is None else args.port
+    args.host = args.host or settings.metrics_host
+    args.lease_ttl = settings.scheduler_lease_ttl_seconds if args.lease_ttl is None else args.lease_ttl
     if args.lease_ttl <= 0:
         print("error: --lease-ttl must be positive", file=sys.stderr)
         return EXIT_USAGE
 
     from core.config import load_models_config
-    from core.settings import Settings
     from jobs._identity import job_environment
     from jobs.slo import parse_at
 
-    settings = Settings.from_env()
     schedules = dict(load_models_config(settings.config_file).schedules)
     if args.jobs:
         wanted = [j.strip() for j in args.jobs.split(",") if j.strip()]

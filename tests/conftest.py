@@ -5,6 +5,14 @@ Server-backed fixtures follow the house rule: a missing server skips the test on
 
 - ``VIGIL_TEST_PG_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``) is the
   PostgreSQL server the database tests use; each test gets a fresh schema, dropped afterwards.
+
+Markers are applied here, by rule, so a new test cannot forget them (pyproject.toml declares
+them; ``python3 manage.py test -m "not integration and not e2e"`` is the fast loop):
+
+- ``e2e``: everything under tests/e2e (a real browser and dashboard server);
+- ``integration``: everything under tests/integration, and any other test that talks to a real
+  server: the PostgreSQL variant of ``db_url``, ``pg_url``, the MLflow and Prometheus servers;
+- ``slow`` is set in the test files themselves (statistical calibration, scale, the demo build).
 """
 
 from __future__ import annotations
@@ -27,11 +35,41 @@ PG_URL = os.environ.get("VIGIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 IN_CI = bool(os.environ.get("CI"))
 
 
+SERVER_FIXTURES = frozenset({"pg_url", "mlflow_server", "prometheus_factory", "preset_prometheus"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    e2e, integration = REPO_ROOT / "tests" / "e2e", REPO_ROOT / "tests" / "integration"
+    for item in items:
+        path = Path(str(item.path))
+        if path.is_relative_to(e2e):
+            item.add_marker(pytest.mark.e2e)
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (path.is_relative_to(integration) or SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or params.get("db_url") == "postgresql"):
+            item.add_marker(pytest.mark.integration)
+
+
 def server_missing(what: str) -> None:
     """Skip (developer machine) or fail (CI=true) because a required server is missing."""
     if IN_CI:
         pytest.fail(f"{what} is not available, and CI=true requires it", pytrace=False)
     pytest.skip(f"{what} is not available (set CI=true to make this a failure)")
+
+
+def metric_values(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Samples of a Prometheus exposition, parsed by prometheus_client's own parser:
+    ``{(name, frozenset(labels.items())): value}`` (label order and float spelling do not matter)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in ``text``, or None when it is absent."""
+    return metric_values(text).get((name, frozenset(labels.items())))
 
 
 def _pg_schema_url(schema: str) -> str:

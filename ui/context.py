@@ -14,14 +14,11 @@ import streamlit as st
 
 import core  # noqa: F401  (switches MLflow/Evidently telemetry off before they are imported)
 from core.context import AppContext
-from core.settings import Settings
-
-_ENV_NAMES = ("DATABASE_URL", "MLFLOW_TRACKING_URI", "PROMETHEUS_URL")
-
+from core.settings import ENV_VARIABLES, Settings
 
 def _env_snapshot() -> tuple[tuple[str, str], ...]:
-    """Every variable Settings.from_env reads (VIGIL_* and the service URLs), plus the cwd."""
-    picked = sorted((k, v) for k, v in os.environ.items() if k.startswith("VIGIL_") or k in _ENV_NAMES)
+    """Every variable Settings.from_env reads (core.settings.ENV_VARIABLES), plus the cwd."""
+    picked = sorted((k, os.environ[k]) for k in ENV_VARIABLES if k in os.environ)
     return (*picked, ("cwd", os.getcwd()))
 
 

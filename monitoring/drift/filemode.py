@@ -240,8 +240,10 @@ def format_table(report: DriftReport) -> str:
 
 
 def alibi_python() -> Path:
-    env = os.environ.get("VIGIL_ALIBI_PYTHON")
-    path = Path(env) if env else REPO_ROOT / ".venv-alibi" / "bin" / "python"
+    from core.settings import Settings
+
+    configured = Settings.from_env().alibi_python
+    path = Path(configured) if configured else REPO_ROOT / ".venv-alibi" / "bin" / "python"
     if not path.exists():
         raise ServiceUnavailable(ALIBI_HELP)
     return path

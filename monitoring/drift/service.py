@@ -22,9 +22,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -32,13 +30,12 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, desc, select
-from sqlalchemy.exc import IntegrityError
 
 from core.actor import Actor
 from core.config import ModelSpec
 from core.db import session_scope, write_scope
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
-from core.runs import pid_alive
+from core.locks import LockBusy, named_lock
 from monitoring.drift.profile_store import (  # noqa: F401  (re-exported: the service's contract)
     current_profile,
     fit_and_store,
@@ -48,7 +45,7 @@ from monitoring.drift.profile_store import (  # noqa: F401  (re-exported: the se
     load_profile,
     registry,
 )
-from monitoring.drift.tables import DriftFeatureResult, DriftLock, DriftRun, ReferenceProfileRecord
+from monitoring.drift.tables import DriftFeatureResult, DriftRun, ReferenceProfileRecord
 from monitoring.drift.views import (
     SEVERITY_RANK,
     DriftRunView,
@@ -75,75 +72,30 @@ from monitoring.logs.schema import feature_column
 log = logging.getLogger("vigil.drift")
 
 LOCK_WAIT_SECONDS = 10.0
-LOCK_STALE_AFTER = timedelta(hours=6)
 REPORT_FEATURES = 5  # top drifted features in the Evidently report
 
 # --- locking -----------------------------------------------------------------------------------
 
-_HOLDER_PROCESS = re.compile(r"\[pid (\d+) on ([^\]]+)\]$")
-
 
 def _holder(name: str) -> str:
-    """A lock holder's description ending in ``[pid N on HOST]`` (so a dead holder is detected)."""
+    """A lock holder's description ending in ``[pid N on HOST]``."""
     suffix = f" [pid {os.getpid()} on {socket.gethostname()}]"
     return name[: 256 - len(suffix)] + suffix
 
 
-def _stale(lock: DriftLock) -> bool:
-    """A lock is stale when its process on this host is gone, or after LOCK_STALE_AFTER."""
-    if aware(lock.acquired_at) < datetime.now(UTC) - LOCK_STALE_AFTER:  # type: ignore[operator]
-        return True
-    match = _HOLDER_PROCESS.search(lock.holder or "")
-    if match and match.group(2) == socket.gethostname():
-        return not pid_alive(int(match.group(1)))
-    return False
-
-
 @contextmanager
 def model_lock(ctx: Any, model: str, holder: str, *, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
-    """Hold the drift lock of ``model`` (a row in drift_locks) or raise Conflict after ``wait``.
-
-    A lock left by a killed process on this host is taken over at once; one from another host
-    after LOCK_STALE_AFTER.
-    """
-    holder = _holder(holder)
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            with write_scope(ctx.engine) as session:
-                existing = session.get(DriftLock, model)
-                if existing is not None and _stale(existing):
-                    log.warning("%s: taking over a stale drift lock held by %s", model, existing.holder)
-                    session.delete(existing)
-                    session.flush()
-                    existing = None
-                if existing is not None:
-                    raise _Busy(existing.holder, aware(existing.acquired_at))
-                session.add(DriftLock(model=model, holder=holder, acquired_at=datetime.now(UTC)))
-            break
-        except (_Busy, IntegrityError) as exc:
-            if time.monotonic() >= deadline:
-                who = (
-                    f" by {exc.holder} since {exc.since:%Y-%m-%d %H:%M:%S} UTC"
-                    if isinstance(exc, _Busy)
-                    else ""
-                )
-                raise Conflict(
-                    f"a drift check of {model} is already running{who}; "
-                    f"waited {wait:g} s; run it again when that one has finished"
-                ) from None
-            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+    """Hold the drift lock of ``model`` (core.locks' named lock ``drift:MODEL``, released by the
+    database server or the OS when the holder dies) or raise Conflict after ``wait`` seconds."""
     try:
+        lock = named_lock(ctx.engine, f"drift:{model}", wait_s=wait, holder=_holder(holder))
+    except LockBusy as busy:
+        raise Conflict(
+            f"a drift check of {model} is already running{busy.by()}; "
+            f"waited {wait:g} s; run it again when that one has finished"
+        ) from None
+    with lock:
         yield
-    finally:
-        with write_scope(ctx.engine) as session:
-            session.execute(delete(DriftLock).where(DriftLock.model == model, DriftLock.holder == holder))
-
-
-class _Busy(Exception):
-    def __init__(self, holder: str, since: datetime | None):
-        super().__init__(holder)
-        self.holder, self.since = holder, since or datetime.now(UTC)
 
 
 # --- the check ---------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""Tables owned by the drift service: reference profiles, drift runs, per-feature results, locks.
+"""Tables owned by the drift service: reference profiles, drift runs, per-feature results.
 
 - ``reference_profiles``: one row per fitted profile (versioned; one current per model version);
   the profile bytes live in the artifact store (kind ``profiles``) under ``artifact_sha256``.
 - ``drift_runs``: one row per (model, window, window_end); re-running a window replaces it.
 - ``drift_feature_results``: one row per feature of a run.
-- ``drift_locks``: one row while a drift check of a model is running.
+
+The per-model drift lock is core.locks' named lock, not a table.
 """
 
 from __future__ import annotations
@@ -97,11 +98,3 @@ class DriftFeatureResult(Base):
     missing_share_reference: Mapped[float | None] = mapped_column(Float, nullable=True)
     missing_share_current: Mapped[float | None] = mapped_column(Float, nullable=True)
     histogram: Mapped[dict] = mapped_column(JSON, default=dict)  # current-window counts on the chart bins
-
-
-class DriftLock(Base):
-    __tablename__ = "drift_locks"
-
-    model: Mapped[str] = mapped_column(String(128), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(256))
-    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

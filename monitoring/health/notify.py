@@ -1,11 +1,13 @@
-"""Webhook notifications (Slack-compatible JSON) when a model's health level changes.
+"""Owns the health-change webhook: when a model's health level changes, what is sent (Slack-compatible
+JSON), how a send is retried (tenacity), and what is owed when the webhook is down.
 
 - Only a change of level notifies (ok -> warning, warning -> critical, critical -> ok, ...).
   The first level ever seen for a model notifies only when it is not ``ok``.
-- A send is retried with exponential backoff (``retries`` attempts after the first, delays
-  ``backoff * 2**n`` seconds). When the webhook stays down the change is kept as *pending* in
-  ``notification_state`` and sent at the next run; the health job itself carries on. The stored
-  and logged error is redacted (core.redact): a webhook URL's path is its secret.
+- A send is retried by tenacity with exponential backoff (``retries`` attempts after the first,
+  delays ``backoff * 2**n`` seconds; a 4xx other than 429 is final). When the webhook stays
+  down the change is kept as *pending* in ``notification_state`` and sent at the next run; the
+  health job itself carries on. The stored and logged error is redacted (core.redact):
+  a webhook URL's path is its secret.
 - The payload is Slack's incoming-webhook format: ``{"text": ..., "attachments": [{"color",
   "fields"}]}`` which Mattermost, Rocket.Chat and most chat tools accept too.
 """
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from core.db import write_scope
 from core.redact import redact_text
@@ -48,23 +51,49 @@ def payload(model: str, version: str | None, previous: str | None, level: str, s
                              "fields": fields, "ts": int(at.timestamp())}]}
 
 
+class _SendError(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _Retryable(_SendError):
+    """A send that may succeed if tried again (a connection error, 5xx, 429)."""
+
+
+class _Final(_SendError):
+    """A refusal that retrying will not change (4xx other than 429)."""
+
+
 def send(url: str, body: dict[str, Any], *, retries: int = 3, backoff: float = 0.5, timeout: float = 5.0,
          sleep: Callable[[float], None] = time.sleep) -> str | None:
-    """POST ``body``; returns None on success or the last error message."""
-    error = None
-    for attempt in range(retries + 1):
+    """POST ``body``; returns None on success or the last error message.
+
+    tenacity retries a connection error, a 5xx or a 429 up to ``retries`` times after the first
+    attempt, waiting ``backoff * 2**n`` seconds before retry n+1 (``sleep`` does the waiting, so a
+    test can record it); any other 4xx is final at once.
+    """
+
+    def attempt() -> None:
         try:
             response = requests.post(url, json=body, timeout=timeout)
-            if 200 <= response.status_code < 300:
-                return None
-            error = redact_text(f"HTTP {response.status_code}: {response.text}")[:200]
-            if 400 <= response.status_code < 500 and response.status_code != 429:
-                return error  # the webhook refuses this payload: retrying will not help
-        except requests.RequestException as exc:
-            error = redact_text(f"{type(exc).__name__}: {exc}")[:300]  # requests names the webhook path
-        if attempt < retries:
-            sleep(backoff * (2 ** attempt))
-    return error
+        except requests.RequestException as exc:  # requests names the webhook path: redact
+            raise _Retryable(redact_text(f"{type(exc).__name__}: {exc}")[:300]) from None
+        if 200 <= response.status_code < 300:
+            return
+        error = redact_text(f"HTTP {response.status_code}: {response.text}")[:200]
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            raise _Final(error)  # the webhook refuses this payload: retrying will not help
+        raise _Retryable(error)
+
+    retrying = Retrying(stop=stop_after_attempt(retries + 1),
+                        wait=wait_exponential(multiplier=backoff, exp_base=2, min=0),
+                        retry=retry_if_exception_type(_Retryable), sleep=sleep, reraise=True)
+    try:
+        retrying(attempt)
+    except _SendError as exc:
+        return exc.error
+    return None
 
 
 def notify_level(ctx: Any, model: str, version: str | None, level: str, score: float | None,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,7 +99,9 @@ def recent_health(ctx: Any, model: str, *, days: int = 10,
 
 def weights_from_env(env: Mapping[str, str] | None = None) -> dict[str, float] | None:
     """``VIGIL_HEALTH_WEIGHTS`` checked in full: a bad value is a ConfigError naming the variable."""
-    raw = (env if env is not None else os.environ).get("VIGIL_HEALTH_WEIGHTS", "")
+    from core.settings import Settings
+
+    raw = Settings.from_env(env).health_weights
     if not raw.strip():
         return None
     known = ", ".join(DEFAULT_WEIGHTS)

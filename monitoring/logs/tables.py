@@ -1,4 +1,4 @@
-"""Tables owned by log ingestion: the ledger of ingested byte ranges and the per-model lock.
+"""Tables owned by log ingestion: the ledger of ingested byte ranges.
 
 ``ingest_ledger``: one row per committed ingestion of a file's content. ``size`` is the end of
 the consumed bytes (complete lines only; decompressed bytes for ``.gz``/``.zst`` files),
@@ -10,8 +10,7 @@ twice, and a truncated or rewritten file is read from its start. The row is comm
 with its audit entry; the Parquet parts it lists are published only after that commit (see
 monitoring.logs.ledger).
 
-``ingest_locks``: one row per model while an ingestion of it runs, on SQLite (PostgreSQL uses a
-session advisory lock instead, which the server drops when the process dies).
+The per-model ingest lock is core.locks' named lock, not a table.
 """
 
 from __future__ import annotations
@@ -41,16 +40,3 @@ class IngestedFile(Base):
     parts: Mapped[list] = mapped_column(JSON, default=list)  # store paths written
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     job_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-
-class IngestLock(Base):
-    """Who is ingesting a model right now (SQLite); stale when the holder's process is gone."""
-
-    __tablename__ = "ingest_locks"
-
-    model: Mapped[str] = mapped_column(String(128), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(300))  # host:pid:token
-    host: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column(Integer)
-    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

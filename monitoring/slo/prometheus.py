@@ -27,7 +27,6 @@ long range at a fixed step into pieces that each stay under the limit.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,7 +41,6 @@ from core.errors import InvalidInput, ServiceUnavailable
 from core.redact import redact_text, redact_url
 
 MAX_POINTS = 11_000
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def _aware(moment: datetime, what: str) -> datetime:
@@ -102,20 +100,16 @@ class PrometheusConfig:
 
     @classmethod
     def from_env(cls, url: str | None = None, env: Mapping[str, str] | None = None) -> PrometheusConfig:
-        env = os.environ if env is None else env
-        url = url or env.get("PROMETHEUS_URL") or ""
+        from core.settings import Settings
+
+        settings = Settings.from_env(env)
+        url = url or settings.prometheus_url or ""
         if not url:
             raise InvalidInput("no Prometheus URL (set PROMETHEUS_URL or pass --prometheus-url)")
-        try:
-            timeout = float(env.get("PROMETHEUS_TIMEOUT") or 10)
-        except ValueError:
-            raise InvalidInput("PROMETHEUS_TIMEOUT: expected seconds") from None
-        return cls(url=url.rstrip("/"), bearer_token=env.get("PROMETHEUS_BEARER_TOKEN") or None,
-                   username=env.get("PROMETHEUS_USERNAME") or None,
-                   password=env.get("PROMETHEUS_PASSWORD") or None,
-                   ca_file=env.get("PROMETHEUS_CA_FILE") or None,
-                   insecure=(env.get("PROMETHEUS_INSECURE") or "").strip().lower() in _TRUE,
-                   timeout_s=timeout)
+        return cls(url=url.rstrip("/"), bearer_token=settings.prometheus_bearer_token,
+                   username=settings.prometheus_username, password=settings.prometheus_password,
+                   ca_file=settings.prometheus_ca_file, insecure=settings.prometheus_insecure,
+                   timeout_s=settings.prometheus_timeout_seconds)
 
 
 @dataclass

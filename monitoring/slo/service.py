@@ -20,7 +20,6 @@ SLO page, the burn-rate history (hourly over the period) and the latency / error
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,7 +88,9 @@ def _view(row: SLOSnapshot) -> SLOSnapshotView:
 # ---- source selection --------------------------------------------------------------------
 
 def configured_presets(env: dict[str, str] | None = None) -> dict[str, str]:
-    raw = (env if env is not None else os.environ).get("VIGIL_PROMETHEUS_PRESETS", "")
+    from core.settings import Settings
+
+    raw = Settings.from_env(env).prometheus_presets
     out = {}
     for item in filter(None, (p.strip() for p in raw.split(","))):
         model, _, preset = item.partition("=")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # a second Python environment, alibi-detect and torch MMD
 REPO = Path(__file__).resolve().parents[2]
 ALIBI_PYTHON = Path(os.environ.get("VIGIL_ALIBI_PYTHON", REPO / ".venv-alibi" / "bin" / "python"))
 

@@ -20,7 +20,7 @@ import pytest
 
 from demo import BAD_RECORDS, TIMELINE_DAYS, incident_windows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # builds the whole demo
 REPO = Path(__file__).resolve().parents[2]
 ANCHOR = "2026-11-01T15:00:00Z"
 MODELS = {"breast-cancer": "breast-cancer-mlp", "diabetes": "diabetes-gbr"}

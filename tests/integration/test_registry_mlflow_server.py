@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,17 +161,90 @@ def test_missing_model_and_version_are_not_found(server: str) -> None:
     assert registry.champion(MLP) is not None  # the alias did not move
 
 
-def test_ping_answers_on_a_live_server(server: str) -> None:
-    ModelRegistry(server).ping()
+class _Recorder:
+    """urllib.request.urlopen as the registry calls it, recording (url, timeout, status)."""
+
+    def __init__(self) -> None:
+        import urllib.request
+
+        self.real = urllib.request.urlopen
+        self.calls: list[tuple[str, float | None, int | None]] = []
+
+    def __call__(self, url: str, *args: object, timeout: float | None = None, **kwargs: object) -> object:
+        try:
+            response = self.real(url, *args, timeout=timeout, **kwargs)  # type: ignore[arg-type]
+        except Exception:
+            self.calls.append((url, timeout, None))
+            raise
+        self.calls.append((url, timeout, response.status))
+        return response
 
 
-def test_dead_server_is_reported_unavailable_within_seconds() -> None:
-    registry = ModelRegistry(f"http://127.0.0.1:{free_port()}")
-    started = time.monotonic()
+def test_ping_asks_the_live_servers_health_endpoint_with_a_bounded_timeout(
+        server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.request
+
+    from governance.registry import PING_TIMEOUT_S
+
+    recorder = _Recorder()
+    monkeypatch.setattr(urllib.request, "urlopen", recorder)
+    ModelRegistry(server).ping()  # raises ServiceUnavailable when the server does not answer
+    assert recorder.calls == [(f"{server}/health", PING_TIMEOUT_S, 200)]
+
+
+class _Refusing503:
+    """A server that answers every request with HTTP 503 and counts them."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _refuse(self) -> None:
+                outer.hits += 1
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = _refuse  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_dead_or_failing_server_is_unavailable_after_a_bounded_number_of_attempts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import urllib.request
+
+    from governance.registry import PING_TIMEOUT_S
+
+    for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    recorder = _Recorder()
+    monkeypatch.setattr(urllib.request, "urlopen", recorder)
+    dead = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ServiceUnavailable, match="does not answer"):
-        registry.ping()
-    assert time.monotonic() - started < 5
-    started = time.monotonic()
-    with pytest.raises(ServiceUnavailable):
-        registry.list_versions(MLP)
-    assert time.monotonic() - started < 10
+        ModelRegistry(dead).ping()
+    assert recorder.calls == [(f"{dead}/health", PING_TIMEOUT_S, None)]  # one try, bounded timeout
+    failing = _Refusing503()
+    try:
+        with pytest.raises(ServiceUnavailable):
+            ModelRegistry(failing.url).list_versions(MLP)
+        # MLflow's retries are lowered (its default retries for minutes): one retry per request
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "1"
+        assert 1 <= failing.hits <= 2
+    finally:
+        failing.close()

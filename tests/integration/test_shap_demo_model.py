@@ -11,7 +11,7 @@ import pytest
 
 from core.db import session_scope
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # trains the demo models, runs SHAP
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -39,6 +39,7 @@ def _grouped_reference(ref: pa.Table, cur: pa.Table) -> methods.CategoryTable:
     return methods.group_rare_levels(r, c)
 
 
+@pytest.mark.slow  # six draws of 200,000 rows over 50,000 levels
 @pytest.mark.parametrize("shape", ["uniform", "zipf"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_many_levels_from_one_distribution_are_not_drift(shape, seed):
@@ -60,6 +61,7 @@ def test_many_levels_from_one_distribution_are_not_drift(shape, seed):
     assert f.psi == pytest.approx(methods.psi_from_counts(table.table[0], table.table[1]).value, abs=1e-12)
 
 
+@pytest.mark.slow  # 200,000 rows over 50,000 levels
 def test_a_shift_in_the_frequent_levels_is_drift():
     names = _level_names(LEVELS)
     p = _zipf()

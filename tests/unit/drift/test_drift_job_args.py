@@ -1,4 +1,8 @@
-"""jobs.drift argument parsing and the cron-mode call (service replaced by a stub)."""
+"""jobs.drift argument parsing and the cron-mode call.
+
+The job is tested through its public seams only: ``run_drift_check`` is patched on the real
+monitoring.drift.service module (the function the job calls), the context factory and the log
+store's ``latest_timestamp`` on theirs; no module is replaced in sys.modules."""
 
 from __future__ import annotations
 
@@ -30,9 +34,9 @@ def cron(monkeypatch):
         calls.append((ctx, actor, model, window, at))
         return view
 
-    fake = types.ModuleType("monitoring.drift.service")
-    fake.run_drift_check = run_drift_check
-    monkeypatch.setitem(sys.modules, "monitoring.drift.service", fake)
+    import monitoring.drift.service
+
+    monkeypatch.setattr(monitoring.drift.service, "run_drift_check", run_drift_check)
 
     class _Settings:
         job_user = "scheduler"
@@ -95,7 +99,8 @@ def test_one_failing_model_does_not_stop_the_others(cron, monkeypatch, capsys):
     from core.errors import ServiceUnavailable
 
     calls, view = cron
-    fake = sys.modules["monitoring.drift.service"]
+    import monitoring.drift.service as fake
+
     healthy = fake.run_drift_check
 
     def flaky(ctx, actor, model, *, window="1d", at=None):
@@ -191,7 +196,8 @@ def test_a_database_error_in_one_model_is_one_line_without_sql(cron, monkeypatch
     from sqlalchemy.exc import OperationalError
 
     calls, _view = cron
-    fake = sys.modules["monitoring.drift.service"]
+    import monitoring.drift.service as fake
+
     healthy = fake.run_drift_check
 
     def locked(ctx, actor, model, *, window="1d", at=None):
@@ -212,7 +218,8 @@ def test_warnings_a_model_prints_are_passed_through_not_swallowed(cron, monkeypa
     from core.errors import ServiceUnavailable
 
     _calls, _view = cron
-    fake = sys.modules["monitoring.drift.service"]
+    import monitoring.drift.service as fake
+
     healthy = fake.run_drift_check
 
     def noisy(ctx, actor, model, *, window="1d", at=None):

@@ -106,21 +106,21 @@ def test_concurrent_run_conflicts_and_failure_is_audited(sqlite_ctx):
     # the lock is released: the next run goes through
     assert service.run_drift_check(ctx, op, "diabetes", window="1d", at=BASE + DAY, report=False).rows == 400
 
-    # a lock left by a killed process on this host is taken over at once
-    import socket
-    from datetime import UTC, datetime
+    # another process holds the drift lock: the Conflict names it; killed, it frees the lock at once
+    import signal
 
-    from core.db import session_scope
-    from monitoring.drift.tables import DriftLock
+    from tests.unit.core.test_locks import hold_in_process
 
-    with session_scope(ctx.engine) as session:
-        session.add(
-            DriftLock(
-                model="diabetes",
-                holder=f"killed job [pid 999999999 on {socket.gethostname()}]",
-                acquired_at=datetime.now(UTC),
-            )
-        )
+    other = hold_in_process(str(ctx.engine.url), "drift:diabetes", "nightly backfill")
+    try:
+        with pytest.raises(Conflict, match="already running by nightly backfill since"):
+            service.run_drift_check(ctx, op, "diabetes", window="1d", at=BASE + DAY, report=False, lock_wait=0)
+        other.send_signal(signal.SIGKILL)
+        other.wait(30)
+    finally:
+        if other.poll() is None:
+            other.kill()
+            other.wait()
     view = service.run_drift_check(ctx, op, "diabetes", window="1d", at=BASE + DAY, report=False, lock_wait=0)
     assert view.rows == 400
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitoring.health.notify import notify_level
+from tests.conftest import metric
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -23,13 +24,16 @@ class _Hook:
     def __init__(self, fail: bool = False) -> None:
         self.bodies: list[dict] = []
         self.fail = fail
+        self.status = 503
+        self.posts = 0
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hook.posts += 1
                 if hook.fail:
-                    self.send_response(503)
+                    self.send_response(hook.status)
                     self.end_headers()
                     return
                 hook.bodies.append(json.loads(body))
@@ -83,9 +87,24 @@ def test_webhook_only_on_change_and_survives_outage(sqlite_ctx) -> None:  # type
     assert refused.changed and not refused.sent and refused.error
 
 
+@pytest.mark.parametrize(("status", "posts"), [(400, 1), (404, 1), (429, 3), (500, 3)])
+def test_webhook_retries_only_what_may_succeed_later(status: int, posts: int) -> None:
+    from monitoring.health.notify import send
+
+    hook = _Hook(fail=True)
+    hook.status = status
+    sleeps: list[float] = []
+    try:
+        error = send(hook.url, {"text": "x"}, retries=2, backoff=1.0, sleep=sleeps.append)
+    finally:
+        hook.close()
+    assert error is not None and error.startswith(f"HTTP {status}")
+    assert hook.posts == posts and sleeps == [1.0, 2.0][: posts - 1]
+
+
 def test_metrics_text_passes_promtool(tmp_path: Path) -> None:
     from core.runs import JobRunView
-    from monitoring.health.exporter import render_metrics, write_textfile
+    from monitoring.health.exporter import build_metrics, render_metrics, write_textfile
     from monitoring.health.score import HealthInputs, compute_health
     from monitoring.health.service import HealthSnapshotView
     from monitoring.slo.service import SLOSnapshotView
@@ -97,9 +116,15 @@ def test_metrics_text_passes_promtool(tmp_path: Path) -> None:
                           {"5m": 0.01, "30d": None}, {"5m": 10.0, "30d": None}, {}, None, True, False)
     job = JobRunView(1, "slo", "m", at, at, "success", "scheduler", "", {})
     text = render_metrics([health], [slo], [job])
-    assert 'vigil_health_level{model="we\\"ird",level="ok"} 1' in text
+    assert 'model="we\\"ird"' in text  # the quote is escaped in the exposition
+    assert metric(text, "vigil_health_level", model='we"ird', level="ok") == 1.0
+    assert metric(text, "vigil_health_level", model='we"ird', level="critical") == 0.0
+    assert metric(text, "vigil_slo_burn_rate", model="m", slo="availability", window="5m") == 10.0
+    assert metric(text, "vigil_job_last_finished_timestamp_seconds", job="slo", model="m") == at.timestamp()
     assert "NaN" not in text and 'window="30d"' not in text  # no data is left out
-    path = write_textfile(tmp_path / "vigil.prom", text)
+    path = write_textfile(tmp_path / "vigil.prom", build_metrics([health], [slo], [job]))
+    assert path.read_text() == text
+    assert [p.name for p in tmp_path.iterdir()] == ["vigil.prom"]  # no temporary file left beside it
     if shutil.which("promtool") is None:
         from tests.conftest import server_missing
 
@@ -155,7 +180,9 @@ def test_scheduler_serves_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
                 break
             except requests.RequestException:
                 time.sleep(0.2)
-        assert 'vigil_scheduler_job_running{job="never"} 0' in body
+        assert metric(body, "vigil_scheduler_job_running", job="never") == 0.0
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).text == "ok\n"
+        assert requests.get(f"http://127.0.0.1:{port}/other", timeout=1).status_code == 404
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

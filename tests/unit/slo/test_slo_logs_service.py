@@ -8,6 +8,7 @@ import pytest
 
 from core.actor import Actor
 from monitoring.slo import logs_source
+from tests.conftest import metric
 from tests.unit.health.logstore_helper import write_logs
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -125,8 +126,8 @@ def test_jobs_cli_configured_mode(tmp_path) -> None:  # type: ignore[no-untyped-
     assert "breast-cancer: score" in done.stdout and "(critical)" in done.stdout
     assert "diabetes: score no data (no_data)" in done.stdout
     metrics = textfile.read_text()
-    assert 'vigil_health_level{model="breast-cancer",level="critical"} 1' in metrics
-    assert 'vigil_slo_alert{model="breast-cancer",slo="availability",severity="page"} 1' in metrics
+    assert metric(metrics, "vigil_health_level", model="breast-cancer", level="critical") == 1.0
+    assert metric(metrics, "vigil_slo_alert", model="breast-cancer", slo="availability", severity="page") == 1.0
     # an unknown model is a usage error, not a traceback
     done = subprocess.run([sys.executable, "-m", "jobs.health", "--model", "nope"], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=120)
