@@ -21,7 +21,7 @@ from core.actor import Actor
 from core.config import ModelSpec
 from core.db import session_scope, write_scope
 from core.errors import InvalidInput
-from monitoring.drift import methods
+from monitoring.drift import stats
 from monitoring.drift.tables import ReferenceProfileRecord
 from monitoring.drift.views import ProfileView, aware, profile_view
 from monitoring.logs.schema import feature_column
@@ -54,7 +54,7 @@ def chart_reference(frame: pd.DataFrame, spec: ModelSpec) -> dict[str, Any]:
                 "reference": (counts / counts.sum()).tolist(),
             }
         else:
-            counts = col[~methods.categorical_missing_mask(col)].astype(str).value_counts()
+            counts = col[~stats.categorical_missing_mask(col)].astype(str).value_counts()
             top = counts.head(CHART_CATEGORIES)
             cats = top.index.tolist()
             shares = (top / max(int(counts.sum()), 1)).tolist()
