@@ -85,10 +85,12 @@ def fit_and_store(
     start: datetime | None,
     end: datetime | None,
 ) -> ProfileView:
+    from monitoring.drift import methods
     from monitoring.drift.profile import ReferenceProfile
     from monitoring.logs.store import read_window
 
     version = str(version)
+    selected = methods.select(spec.drift.methods)  # unknown names fail before any data is read
     if source == "training":
         frame = registry(ctx).reference_data(spec.registered_model, version)
     elif source == "window":
@@ -109,6 +111,7 @@ def fit_and_store(
         spec.categorical_features,
         exact_cap=th.exact_sample_cap,
         bins=th.psi_bins,
+        methods=selected,
     )
     stored = ctx.artifacts.put("profiles", f"{spec.name}-v{version}.profile", profile.to_bytes())
     names = [f.name for f in spec.features if f.name in frame.columns]
