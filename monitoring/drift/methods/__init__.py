@@ -107,12 +107,12 @@ class DriftMethod:
     def accumulator(self, profile: Any, state: Mapping[str, Any], settings: Settings) -> Accumulator:
         raise NotImplementedError
 
-    def severity(self, statistic: float | None) -> str:
+    def severity(self, statistic: float | None, threshold: float) -> str:
         """none / moderate / significant for a distance (tests: decided by the engine).
         Default: below the threshold none, below 2.5 x threshold moderate (PSI's 0.1 / 0.25)."""
-        if statistic is None or not np.isfinite(statistic) or statistic < self.default_threshold:
+        if statistic is None or not np.isfinite(statistic) or statistic < threshold:
             return "none"
-        return "moderate" if statistic < 2.5 * self.default_threshold else "significant"
+        return "moderate" if statistic < 2.5 * threshold else "significant"
 
     def row(self, feature: str, settings: Settings, statistic: float | None, p_value: float | None = None,
             **extra: Any) -> MethodResult:
@@ -125,7 +125,7 @@ class DriftMethod:
             severity = "none"
         else:
             drifted = statistic is not None and statistic >= threshold
-            severity = self.severity(statistic)
+            severity = self.severity(statistic, threshold)
         return MethodResult(feature=feature, method=self.name, statistic=statistic, p_value=p_value,
                             threshold=threshold, drifted=bool(drifted), severity=severity,
                             threshold_on=self.threshold_on, **extra)

@@ -68,7 +68,9 @@ class PSI(DriftMethod):
     default_threshold = stats.PSI_MODERATE
     threshold_on = "distance"
 
-    def severity(self, statistic: float | None) -> str:
+    def severity(self, statistic: float | None, threshold: float) -> str:
+        """PSI's conventional scale, whatever the drift threshold: < 0.1 none, < 0.25 moderate."""
+        del threshold
         return stats.severity_from_psi(statistic)
 
     def accumulator(self, profile: Any, state: Mapping[str, Any], settings: Settings) -> Any:

@@ -36,6 +36,13 @@ def test_wasserstein_equals_scipy_divided_by_the_reference_std():
     assert row.statistic == pytest.approx(want, rel=1e-12) and row.details["exact"]
     assert row.threshold == 0.1 and row.threshold_on == "distance" and row.drifted == (want >= 0.1)
     assert rep.features[1].result("wasserstein") is None  # numeric only
+    # the model's threshold moves the decision and the severity scale (none < t <= moderate < 2.5 t)
+    for threshold, drifted, severity in ((want * 1.01, False, "none"), (want / 2, True, "moderate"),
+                                         (want / 3, True, "significant")):
+        got = compare(prof, cur, methods=["wasserstein"], thresholds={"wasserstein": threshold}).features[0]
+        row = got.result("wasserstein")
+        assert (row.threshold, row.drifted, row.severity) == (threshold, drifted, severity)
+        assert (got.drifted, got.severity) == (drifted, severity)  # no test selected: the distance decides
 
 
 def test_wasserstein_beyond_the_exact_cap_stays_close_to_scipy():
