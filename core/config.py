@@ -55,6 +55,14 @@ class Thresholds(_Strict):
     attribution_drift: float = Field(default=0.2, ge=0)
 
 
+class DriftSpec(_Strict):
+    """Which drift methods run for the model (names from monitoring.drift.methods; None: the
+    engine's defaults, KS, PSI and chi-square) and thresholds for distance methods by name."""
+
+    methods: list[str] | None = Field(default=None, min_length=1)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+
+
 class ApprovalPolicy(_Strict):
     required_approvals: int = Field(default=1, ge=1)
     four_eyes: bool = True
@@ -75,6 +83,7 @@ class ModelSpec(_Strict):
     logs: str = Field(min_length=1, description="directory or fsspec URL of the inference logs")
     slos: list[SLOSpec] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    drift: DriftSpec = Field(default_factory=DriftSpec)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
 

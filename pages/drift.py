@@ -72,7 +72,7 @@ else:
                 mime="text/csv",
                 key="drift.csv",
             )
-            report = loaders.report(ctx, run)
+            report = loaders.report(ctx, run, user.username)
             if report.error:
                 degraded("Evidently report", report.error)
             elif report.value:
@@ -86,8 +86,9 @@ else:
             else:
                 right.caption("No Evidently report stored for this run.")
             st.caption(
-                "Drifted: adjusted p-value below alpha and effect size above its minimum. "
-                "PSI: < 0.1 none, 0.1–0.25 moderate, ≥ 0.25 significant."
+                "One row per feature and drift method. A test (threshold on the p-value) drifts when its "
+                "adjusted p-value is below alpha and its effect reaches the minimum; a distance when it "
+                "reaches its threshold. PSI: < 0.1 none, 0.1–0.25 moderate, ≥ 0.25 significant."
             )
             drift_that_matters_section(ctx, model, user.username, key="drift.drift_that_matters")
 
@@ -99,12 +100,12 @@ else:
             st.caption("No history yet.")
         else:
             value = st.radio(
-                "Colour by", ["psi", "severity"], horizontal=True, key=loaders.DRIFT_HEATMAP_VALUE
+                "Colour by", charts.heatmap_values(hist.value), horizontal=True, key=loaders.DRIFT_HEATMAP_VALUE
             )
             st.plotly_chart(charts.heatmap(hist.value, value), key="drift.heatmap")
-        runs = loaders.runs(ctx, model, run.window, user.username)
-        if runs.value:
-            frame = charts.runs_frame(runs.value)
+        runs = loaders.series(ctx, model, run.window, user.username)
+        if runs.value is not None and not runs.value.empty:
+            frame = runs.value
             st.plotly_chart(
                 charts.lines(frame, ["share_drifted"], title="Share of drifted features", yaxis="share"),
                 key="drift.share_chart",
@@ -132,11 +133,11 @@ else:
                     )
 
     with tab_pred:
-        runs = loaders.runs(ctx, model, run.window, user.username)
+        runs = loaders.series(ctx, model, run.window, user.username)
         if runs.error:
             degraded("Drift history", runs.error)
-        elif runs.value:
-            frame = charts.runs_frame(runs.value)
+        elif runs.value is not None and not runs.value.empty:
+            frame = runs.value
             drift_cols = [
                 c
                 for c in ("score_drift_psi", "class_drift_psi", "prediction_drift_psi")
@@ -181,14 +182,14 @@ else:
                 st.caption("No labels have arrived for these windows, so no performance figures.")
 
     with tab_quality:
-        quality = charts.quality_frame(run)
+        quality = loaders.quality(run)
         if quality.empty:
             st.caption("No data-quality figures for this run.")
         else:
             st.dataframe(quality, hide_index=True, key="drift.quality_table")
 
 st.subheader("Quarantine")
-loaded = loaders.quarantine(ctx, model, reveal_pii=show_pii)
+loaded = loaders.quarantine(ctx, model, user.username)
 if loaded.error:
     degraded("Quarantine", loaded.error)
 else:

@@ -1,4 +1,5 @@
-"""Plotly figures and tables for the Drift page, built from stored results (no data access)."""
+"""Plotly figures for the Drift page, built from the drift services' views and frames (no data
+access, no knowledge of how a run is stored)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ SEVERITY_VALUE = {"none": 0, "moderate": 1, "significant": 2}
 
 
 def heatmap(history: pd.DataFrame, value: str = "psi") -> go.Figure:
-    """Feature (rows) x window end (columns); colour = PSI or severity; drifted cells marked."""
+    """Feature (rows) x window end (columns) from the long-form history; colour = one method's
+    statistic (``value`` = its name) or the feature's severity; drifted features marked."""
     frame = history.copy()
     if value == "severity":
-        frame["value"] = frame["severity"].map(SEVERITY_VALUE).fillna(0)
+        frame["value"] = frame["feature_severity"].map(SEVERITY_VALUE).fillna(0)
         colorscale, zmax, title = [[0, "#e8f5e9"], [0.5, "#ffb74d"], [1, "#c62828"]], 2, "severity"
     else:
-        frame["value"] = pd.to_numeric(frame["psi"], errors="coerce")
-        colorscale, zmax, title = "YlOrRd", max(0.3, float(frame["value"].max() or 0)), "PSI"
+        frame = frame[frame["method"] == value]
+        frame["value"] = pd.to_numeric(frame["statistic"], errors="coerce")
+        colorscale, zmax, title = "YlOrRd", max(0.3, float(frame["value"].max() or 0)), value
     pivot = frame.pivot_table(index="feature", columns="window_end", values="value", aggfunc="last")
-    marks = frame.pivot_table(index="feature", columns="window_end", values="drifted", aggfunc="last")
+    marks = frame.pivot_table(index="feature", columns="window_end", values="feature_drifted", aggfunc="last")
     order = pivot.max(axis=1).sort_values(ascending=True).index
     pivot, marks = pivot.loc[order], marks.reindex(index=order, columns=pivot.columns)
     text = marks.map(lambda d: "●" if d is True or d == 1 else "").values
@@ -49,6 +52,11 @@ def heatmap(history: pd.DataFrame, value: str = "psi") -> go.Figure:
     return safe_figure(fig)
 
 
+def heatmap_values(history: pd.DataFrame) -> list[str]:
+    """What the heatmap can be coloured by: each method in the history, then severity."""
+    return [*dict.fromkeys(history["method"]), "severity"]
+
+
 def distribution(chart: dict[str, Any], current: dict[str, Any], feature: str) -> go.Figure:
     """Reference vs current shares of one feature on the bins stored with the profile."""
     fig = go.Figure()
@@ -71,35 +79,6 @@ def distribution(chart: dict[str, Any], current: dict[str, Any], feature: str) -
     return safe_figure(fig)
 
 
-def runs_frame(runs: Sequence[Any]) -> pd.DataFrame:
-    """One row per run: window end, share drifted, severity, entropy, performance figures."""
-    rows = []
-    for r in runs:
-        row: dict[str, Any] = {
-            "window_end": r.window_end,
-            "rows": r.rows,
-            "status": r.status,
-            "drifted_features": r.drifted_features,
-            "share_drifted": r.share_drifted,
-            "max_severity": r.max_severity,
-            "version": r.version,
-        }
-        pred = r.prediction or {}
-        for key in ("entropy", "score_mean", "score_entropy", "entropy_change", "mean", "std"):
-            if key in pred:
-                row[f"prediction_{key}"] = pred[key]
-        for key in ("score_drift", "class_drift", "prediction_drift"):
-            if isinstance(pred.get(key), dict):
-                row[f"{key}_psi"] = pred[key].get("psi")
-        for cls, share in (pred.get("class_shares") or {}).items():
-            row[f"share_of_class_{cls}"] = share
-        for key, value in (r.performance or {}).items():
-            if key != "labelled":
-                row[key] = value
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def lines(frame: pd.DataFrame, columns: Sequence[str], *, title: str, yaxis: str = "") -> go.Figure:
     fig = go.Figure()
     for col in columns:
@@ -107,22 +86,3 @@ def lines(frame: pd.DataFrame, columns: Sequence[str], *, title: str, yaxis: str
             fig.add_scatter(x=frame["window_end"], y=frame[col], mode="lines+markers", name=col)
     fig.update_layout(title=title, yaxis_title=yaxis, height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return safe_figure(fig)
-
-
-def quality_frame(run: Any) -> pd.DataFrame:
-    """Missing and out-of-reference-range shares per feature in the run's window."""
-    q = run.quality or {}
-    missing, out = q.get("missing_share", {}), q.get("out_of_range_share", {})
-    ref_missing = {f.feature: f.missing_share_reference for f in run.features}
-    names = list(dict.fromkeys(list(missing) + list(out)))
-    return pd.DataFrame(
-        [
-            {
-                "feature": n,
-                "missing_share_current": missing.get(n),
-                "missing_share_reference": ref_missing.get(n),
-                "out_of_reference_range_share": out.get(n),
-            }
-            for n in names
-        ]
-    )

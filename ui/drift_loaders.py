@@ -1,6 +1,7 @@
-"""Cached reads for the Drift page. Each loader returns a ``Loaded`` (value or error), so a
-database problem shows as a degraded notice, never as a traceback. Results are stored by the
-jobs; nothing here computes statistics.
+"""Cached reads for the Drift page, through the drift read services (monitoring.drift.service),
+which check the viewer's permissions themselves. Each loader returns a ``Loaded`` (value or
+error), so a database problem shows as a degraded notice, never as a traceback. Results are
+stored by the jobs; nothing here computes statistics or knows where they are stored.
 
 The context is passed as ``_ctx`` (not hashed); the database URL stands for it in the cache key.
 """
@@ -13,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core.context import AppContext
-from ui.loaders import Loaded, describe, guarded
+from ui.loaders import Loaded, guarded
 
 # Session-state / widget keys of the Drift page
 DRIFT_MODEL = "drift.model"
@@ -22,15 +23,11 @@ DRIFT_HEATMAP_VALUE = "drift.heatmap_value"
 TTL = 20
 
 
-
 def can_view_pii(ctx: AppContext, username: str, model: str) -> bool:
     """Whether the user may see raw values of the model's PII-tagged features (uncached)."""
-    from governance import rbac
+    from monitoring.drift.service import can_view_pii as allowed
 
-    try:
-        return bool(rbac.can(ctx, username, rbac.Action.MODEL_VIEW_PII, model))
-    except Exception:  # noqa: BLE001
-        return False
+    return allowed(ctx, username, model)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -45,15 +42,15 @@ def latest_run(ctx: AppContext, model: str, viewer: str) -> Loaded:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _runs(_ctx: AppContext, database_url: str, model: str, window: str, viewer: str) -> Any:
-    from monitoring.drift.service import list_runs
+def _series(_ctx: AppContext, database_url: str, model: str, window: str, viewer: str) -> pd.DataFrame:
+    from monitoring.drift.service import run_series
 
-    return list_runs(_ctx, model, window=window, limit=2000, viewer=viewer)
+    return run_series(_ctx, model, window, viewer=viewer)
 
 
-def runs(ctx: AppContext, model: str, window: str, viewer: str) -> Loaded:
-    """Runs of one window length, oldest first (for the time series)."""
-    return guarded(lambda: _runs(ctx, ctx.settings.database_url, model, window, viewer))
+def series(ctx: AppContext, model: str, window: str, viewer: str) -> Loaded:
+    """One row per run of one window length, oldest first (for the time series)."""
+    return guarded(lambda: _series(ctx, ctx.settings.database_url, model, window, viewer))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -81,59 +78,63 @@ def profile(ctx: AppContext, profile_id: int | None) -> Loaded:
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=8)
-def _report(_ctx: AppContext, sha256: str, name: str) -> bytes:
-    return _ctx.artifacts.get("reports", sha256, name)
+def _report(_ctx: AppContext, _run: Any, database_url: str, run_id: int, sha256: str, viewer: str) -> bytes | None:
+    from monitoring.drift.service import report_html
+
+    return report_html(_ctx, _run, viewer=viewer)
 
 
-def report(ctx: AppContext, run: Any) -> Loaded:
+def report(ctx: AppContext, run: Any, viewer: str) -> Loaded:
     """The Evidently HTML of a run (bytes), or None when the run has none."""
     if not getattr(run, "report_sha256", None):
         return Loaded(None)
-    return guarded(lambda: _report(ctx, run.report_sha256, run.report_name))
+    return guarded(lambda: _report(ctx, run, ctx.settings.database_url, run.id, run.report_sha256, viewer))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _quarantine(
-    _ctx: AppContext, database_url: str, model: str, reveal_pii: bool, pii: tuple[str, ...]
-) -> tuple[Any, pd.DataFrame]:
-    from monitoring.logs.quarantine import quarantine_rows, quarantine_summary
+def _quarantine(_ctx: AppContext, database_url: str, model: str, viewer: str) -> tuple[Any, pd.DataFrame]:
+    from monitoring.drift.service import quarantine as read
 
-    summary = quarantine_summary(_ctx.engine, model)
-    rows = quarantine_rows(
-        _ctx.settings.quarantine_dir, model, limit=200, pii_features=list(pii), reveal_pii=reveal_pii
-    )
-    return summary, rows
+    return read(_ctx, model, viewer=viewer)
 
 
-def quarantine(ctx: AppContext, model: str, *, reveal_pii: bool) -> Loaded:
-    """(QuarantineSummary, sample rows) with PII-tagged values masked unless ``reveal_pii``."""
-    try:
-        pii = tuple(ctx.models.get(model).pii_features)
-        return Loaded(_quarantine(ctx, ctx.settings.database_url, model, reveal_pii, pii))
-    except Exception as exc:  # noqa: BLE001
-        return Loaded(error=describe(exc))
+def quarantine(ctx: AppContext, model: str, viewer: str) -> Loaded:
+    """(quarantine summary, sample rows); the service masks PII-tagged values unless the viewer
+    may see them."""
+    return guarded(lambda: _quarantine(ctx, ctx.settings.database_url, model, viewer))
+
+
+def quality(run: Any) -> pd.DataFrame:
+    """Missing and out-of-reference-range shares per feature of a run (the service's table)."""
+    from monitoring.drift.service import quality_table
+
+    return quality_table(run)
 
 
 def feature_table(run: Any, pii_features: list[str]) -> pd.DataFrame:
-    """The run's feature results, most severe first, as the table and CSV show them."""
+    """The run's long-form rows, one per (feature, method), most severe feature first, as the
+    table and CSV show them (the feature's decision beside each of its rows)."""
     rows = []
     for f in run.features:
-        rows.append(
-            {
-                "feature": f.feature,
-                "kind": f.kind,
-                "PII": f.feature in pii_features,
-                "drifted": f.drifted,
-                "severity": f.severity,
-                "psi": f.psi,
-                "ks_statistic": f.ks_statistic,
-                "ks_pvalue": f.ks_pvalue,
-                "ks_error_bound": f.ks_error_bound,
-                "chi2_statistic": f.chi2_statistic,
-                "chi2_pvalue": f.chi2_pvalue,
-                "p_value_adjusted": f.p_value_adjusted,
-                "missing_share_reference": f.missing_share_reference,
-                "missing_share_current": f.missing_share_current,
-            }
-        )
+        for r in f.results:
+            rows.append(
+                {
+                    "feature": f.feature,
+                    "kind": f.kind,
+                    "PII": f.feature in pii_features,
+                    "feature_drifted": f.drifted,
+                    "feature_severity": f.severity,
+                    "method": r.method,
+                    "statistic": r.statistic,
+                    "p_value": r.p_value,
+                    "p_value_adjusted": r.p_value_adjusted,
+                    "threshold": r.threshold,
+                    "threshold_on": r.threshold_on,
+                    "drifted": r.drifted,
+                    "severity": r.severity,
+                    "error_bound": r.error_bound,
+                    "missing_share_reference": f.missing_share_reference,
+                    "missing_share_current": f.missing_share_current,
+                }
+            )
     return pd.DataFrame(rows)

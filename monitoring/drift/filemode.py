@@ -10,7 +10,7 @@ Empty inputs: a reference without rows (or a zero-byte reference) is bad input (
 exit 2); a current file without rows, zero-byte included, is compared and reported with
 ``status: "no_data"`` (``compare``), never as "no drift". Missing values read the same from
 every format: CSV's empty field is null in numeric columns (pyarrow's default null spellings)
-and the empty string is missing in categorical ones (``methods.is_missing``), as a Parquet null is.
+and the empty string is missing in categorical ones (``stats.is_missing``), as a Parquet null is.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidInput, ServiceUnavailable
-from monitoring.drift import methods
-from monitoring.drift.compare import DEFAULT_MIN_EFFECT_KS, DriftReport, compare, value_counts
+from monitoring.drift import stats
+from monitoring.drift.compare import DEFAULT_MIN_EFFECT_KS, compare
+from monitoring.drift.results import DriftReport
+from monitoring.drift.stats import value_counts
 from monitoring.drift.profile import CategoricalProfile, FeatureProfile, ReferenceProfile, fit_numeric
 
 #: File mode keeps up to this many values per side for exact KS (scipy-equal); beyond it, the
@@ -185,7 +187,7 @@ def iter_current(path: Path, columns: Sequence[str], categorical: Sequence[str] 
 
 def _needs_scipy_stats(reference: Path, current: Path, categorical: Sequence[str]) -> bool:
     """Whether the comparison will need scipy.stats: for chi-square, for the exact KS of small
-    samples, and when the row counts are unknown (CSV); ``methods.ks_pvalue_needs_scipy_stats``
+    samples, and when the row counts are unknown (CSV); ``stats.ks_pvalue_needs_scipy_stats``
     decides for the row counts in the Parquet footers."""
     if categorical or _kind(reference) != "parquet" or _kind(current) != "parquet":
         return True
@@ -195,7 +197,7 @@ def _needs_scipy_stats(reference: Path, current: Path, categorical: Sequence[str
         n1, n2 = (pq.ParquetFile(p).metadata.num_rows for p in (reference, current))
     except Exception:  # unreadable files are reported by the readers, with the file's name
         return True
-    return methods.ks_pvalue_needs_scipy_stats(n1, n2)
+    return stats.ks_pvalue_needs_scipy_stats(n1, n2)
 
 
 def compare_files(reference: Path, current: Path, *, categorical: Sequence[str] = (), bins: int = 10,

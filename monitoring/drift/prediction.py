@@ -1,6 +1,6 @@
 """Prediction drift, prediction entropy and performance per window (pure).
 
-- Score drift: KS (as ``methods.ks_method``) and PSI on the model's scores.
+- Score drift: KS (as ``stats.ks_method``) and PSI on the model's scores.
 - Class drift: chi-square test of homogeneity and PSI over the union of predicted classes.
 - Entropy: mean Shannon entropy H = -sum_k p_k ln p_k (nats) of the predicted class
   probabilities per row (a 1-D array is read as P(class 1) of a binary model); the change is
@@ -20,19 +20,19 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidInput
-from monitoring.drift import methods
+from monitoring.drift import stats
 
 
 @dataclass(frozen=True)
 class ScoreDrift:
-    ks: methods.KSResult
+    ks: stats.KSResult
     psi: float
     severity: str
 
 
 @dataclass(frozen=True)
 class ClassDrift:
-    chi2: methods.ChiSquareResult
+    chi2: stats.ChiSquareResult
     psi: float
     severity: str
 
@@ -59,22 +59,20 @@ class RegressionPerformance:
     rmse: float
 
 
-@methods.register("prediction_scores", ["prediction"], 0.05, "drift when the KS p-value is below alpha")
 def score_drift(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> ScoreDrift:
     """Drift of predicted scores: two-sample KS (scipy ks_2samp equal) and PSI on B reference
     quantile bins (settings["bins"], 10)."""
-    ks = methods.ks_method(reference, current)
-    psi = methods.psi_method(reference, current, settings).value
-    return ScoreDrift(ks, psi, methods.severity_from_psi(psi))
+    ks = stats.ks_method(reference, current)
+    psi = stats.psi_method(reference, current, settings).value
+    return ScoreDrift(ks, psi, stats.severity_from_psi(psi))
 
 
-@methods.register("prediction_classes", ["prediction"], 0.05, "drift when the chi-square p is below alpha")
 def class_drift(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> ClassDrift:
     """Drift of predicted classes: chi-square homogeneity test (no continuity correction) and PSI
     over the union of classes."""
-    chi = methods.chi2_method(reference, current, settings)
-    psi = methods.psi_categorical_method(reference, current, settings).value
-    return ClassDrift(chi, psi, methods.severity_from_psi(psi))
+    chi = stats.chi2_method(reference, current, settings)
+    psi = stats.psi_categorical_method(reference, current, settings).value
+    return ClassDrift(chi, psi, stats.severity_from_psi(psi))
 
 
 def _probabilities(probs: Any) -> np.ndarray:
@@ -105,7 +103,7 @@ def entropy_change(reference_probs: Any, current_probs: Any) -> EntropyChange:
 
 def class_entropy(labels: Any) -> float:
     """Entropy (nats) of the distribution of predicted classes."""
-    counts = np.array(list(methods.category_counts(labels).values()), dtype=np.float64)
+    counts = np.array(list(stats.category_counts(labels).values()), dtype=np.float64)
     if counts.sum() == 0:
         raise InvalidInput("no predicted classes")
     p = counts / counts.sum()

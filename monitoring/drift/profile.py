@@ -8,6 +8,8 @@ comparable across windows), missing count, min, max, mean and standard deviation
 ``-inf`` are not part of the fit (a reference with them printed NumPy warnings and gave NaN
 mean and std): they are counted as ``n_non_finite`` and left out like missing values.
 Per categorical feature: category counts and missing count.
+Per feature and selected drift method: the state of the method's ``fit`` (``method_state``;
+empty for KS, PSI and chi-square, which read the shared profile above).
 
 Serialisation (``to_bytes`` / ``from_bytes``) is a NumPy ``.npz`` archive with a JSON header, no
 pickle, so a stored profile cannot execute code when loaded.
@@ -24,12 +26,12 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidInput
-from monitoring.drift.methods import (
+from monitoring.drift.stats import (
     as_float_array,
-    category_counts,
     psi_bin_counts_sorted,
     psi_edges,
     strip_infinite_sorted,
+    value_counts,
 )
 
 FORMAT_VERSION = 1
@@ -54,6 +56,7 @@ class NumericProfile:
     mean: float
     std: float
     n_non_finite: int = 0  # +-inf values, excluded from the fit
+    method_state: dict[str, dict[str, Any]] = field(default_factory=dict)  # drift method -> fit state
 
     kind = "numeric"
 
@@ -73,6 +76,7 @@ class CategoricalProfile:
     n: int
     n_missing: int
     counts: dict[str, int] = field(default_factory=dict)
+    method_state: dict[str, dict[str, Any]] = field(default_factory=dict)  # drift method -> fit state
 
     kind = "categorical"
 
@@ -85,8 +89,41 @@ class CategoricalProfile:
 FeatureProfile = NumericProfile | CategoricalProfile
 
 
+def fit_methods(kind: str, reference: Any, methods: Sequence[Any], bins: int) -> dict[str, dict[str, Any]]:
+    """Each selected drift method's ``fit`` state for one feature (methods without state omitted)."""
+    from monitoring.drift.methods import CategoricalBatch, NumericBatch, Settings
+
+    batch = NumericBatch(reference) if kind == "numeric" else CategoricalBatch(reference)
+    out = {}
+    for m in methods:
+        if kind in m.kinds:
+            state = m.fit(batch, Settings(bins=bins))
+            if state:
+                out[m.name] = state
+    return out
+
+
+def method_state(feature: FeatureProfile, method: Any, bins: int) -> dict[str, Any]:
+    """``method``'s fit state of ``feature``: stored in the profile, else fitted now from the
+    profile's reference values (all kept: categorical counts, or numeric values within the exact
+    cap); InvalidInput when a stateful method meets a profile that kept too little."""
+    if method.name in feature.method_state:
+        return feature.method_state[method.name]
+    from monitoring.drift.methods import DriftMethod
+
+    if type(method).fit is DriftMethod.fit:
+        return {}
+    if isinstance(feature, CategoricalProfile):
+        return fit_methods("categorical", feature.counts, [method], bins).get(method.name, {})
+    if feature.sorted_values is None:
+        raise InvalidInput(f"drift method {method.name!r} needs its fit on the reference of {feature.name!r}, "
+                           "and this profile predates the method and kept no reference values; refit "
+                           "the reference profile")
+    return fit_methods("numeric", feature.sorted_values, [method], bins).get(method.name, {})
+
+
 def fit_numeric(name: str, values: Any, *, exact_cap: int = DEFAULT_EXACT_CAP, bins: int = 10,
-                knot_intervals: int = KNOT_INTERVALS) -> NumericProfile:
+                knot_intervals: int = KNOT_INTERVALS, methods: Sequence[Any] = ()) -> NumericProfile:
     """Profile one numeric column (NaN and None are missing; +-inf are counted, not fitted)."""
     arr = as_float_array(values, f"column {name!r}")
     n_missing = int(np.count_nonzero(np.isnan(arr)))
@@ -114,21 +151,16 @@ def fit_numeric(name: str, values: Any, *, exact_cap: int = DEFAULT_EXACT_CAP, b
         knots=knots, knot_lt=knot_lt, knot_le=knot_le,
         psi_edges=edges, psi_counts=psi_bin_counts_sorted(s, edges).astype(np.int64),
         minimum=float(s[0]), maximum=float(s[-1]), mean=float(np.mean(s)), std=float(np.std(s)),
-        n_non_finite=n_non_finite,
+        n_non_finite=n_non_finite, method_state=fit_methods("numeric", s, methods, bins),
     )
 
 
-def fit_categorical(name: str, values: Any) -> CategoricalProfile:
+def fit_categorical(name: str, values: Any, *, methods: Sequence[Any] = (), bins: int = 10) -> CategoricalProfile:
     """Profile one categorical column: counts by string form; None/NaN are missing."""
-    if hasattr(values, "type") and hasattr(values, "value_counts"):  # pyarrow
-        from monitoring.drift.compare import value_counts
-
-        counts, missing = value_counts(values)
-        return CategoricalProfile(name, sum(counts.values()), missing, dict(sorted(counts.items())))
-    vals = list(values)
-    counts = category_counts(vals)
-    n = sum(counts.values())
-    return CategoricalProfile(name, n, len(vals) - n, dict(sorted(counts.items())))
+    counts, missing = value_counts(values)
+    counts = dict(sorted(counts.items()))
+    return CategoricalProfile(name, sum(counts.values()), missing, counts,
+                              fit_methods("categorical", counts, methods, bins) if counts else {})
 
 
 def _column(frame: Any, name: str) -> Any:
@@ -154,16 +186,17 @@ class ReferenceProfile:
 
     @classmethod
     def fit(cls, frame: Any, numeric: Sequence[str], categorical: Sequence[str] = (), *,
-            exact_cap: int = DEFAULT_EXACT_CAP, bins: int = 10) -> ReferenceProfile:
-        """Fit on a DataFrame (or pyarrow Table, or mapping name -> array)."""
+            exact_cap: int = DEFAULT_EXACT_CAP, bins: int = 10, methods: Sequence[Any] = ()) -> ReferenceProfile:
+        """Fit on a DataFrame (or pyarrow Table, or mapping name -> array); ``methods``: the drift
+        methods (monitoring.drift.methods) whose fit state the profile keeps."""
         overlap = set(numeric) & set(categorical)
         if overlap:
             raise InvalidInput(f"columns listed both numeric and categorical: {sorted(overlap)}")
         feats: list[FeatureProfile] = []
         for name in numeric:
-            feats.append(fit_numeric(name, _column(frame, name), exact_cap=exact_cap, bins=bins))
+            feats.append(fit_numeric(name, _column(frame, name), exact_cap=exact_cap, bins=bins, methods=methods))
         for name in categorical:
-            feats.append(fit_categorical(name, _column(frame, name)))
+            feats.append(fit_categorical(name, _column(frame, name), methods=methods, bins=bins))
         rows = len(frame) if not hasattr(frame, "num_rows") else int(frame.num_rows)
         if isinstance(frame, Mapping) and feats:
             first = _column(frame, (list(numeric) + list(categorical))[0])
@@ -203,6 +236,14 @@ class ReferenceProfile:
             else:
                 header["features"].append({"name": f.name, "kind": "categorical", "n": f.n,
                                            "n_missing": f.n_missing, "counts": f.counts})
+            if f.method_state:  # JSON values in the header, arrays beside the others
+                header["features"][-1]["methods"] = {
+                    m: {k: ("__array__" if isinstance(v, np.ndarray) else v) for k, v in state.items()}
+                    for m, state in f.method_state.items()}
+                for m, state in f.method_state.items():
+                    for k, v in state.items():
+                        if isinstance(v, np.ndarray):
+                            arrays[f"{i}_m_{m}_{k}"] = v
         arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
@@ -220,6 +261,8 @@ class ReferenceProfile:
                                f"(this version reads {FORMAT_VERSION}); refit the profile")
         feats: list[FeatureProfile] = []
         for i, h in enumerate(header["features"]):
+            state = {m: {k: (npz[f"{i}_m_{m}_{k}"] if v == "__array__" else v) for k, v in st.items()}
+                     for m, st in h.get("methods", {}).items()}
             if h["kind"] == "numeric":
                 feats.append(NumericProfile(
                     name=h["name"], n=int(h["n"]), n_missing=int(h["n_missing"]),
@@ -227,8 +270,8 @@ class ReferenceProfile:
                     knots=npz[f"{i}_knots"], knot_lt=npz[f"{i}_knot_lt"], knot_le=npz[f"{i}_knot_le"],
                     psi_edges=npz[f"{i}_psi_edges"], psi_counts=npz[f"{i}_psi_counts"],
                     minimum=float(h["min"]), maximum=float(h["max"]), mean=float(h["mean"]),
-                    std=float(h["std"]), n_non_finite=int(h.get("n_non_finite", 0))))
+                    std=float(h["std"]), n_non_finite=int(h.get("n_non_finite", 0)), method_state=state))
             else:
                 feats.append(CategoricalProfile(h["name"], int(h["n"]), int(h["n_missing"]),
-                                                {str(k): int(v) for k, v in h["counts"].items()}))
+                                                {str(k): int(v) for k, v in h["counts"].items()}, state))
         return cls(tuple(feats), int(header["rows"]), int(header["exact_cap"]), int(header["bins"]))

@@ -21,7 +21,7 @@ from core.actor import Actor
 from core.config import ModelSpec
 from core.db import session_scope, write_scope
 from core.errors import InvalidInput
-from monitoring.drift import methods
+from monitoring.drift import stats
 from monitoring.drift.tables import ReferenceProfileRecord
 from monitoring.drift.views import ProfileView, aware, profile_view
 from monitoring.logs.schema import feature_column
@@ -54,7 +54,7 @@ def chart_reference(frame: pd.DataFrame, spec: ModelSpec) -> dict[str, Any]:
                 "reference": (counts / counts.sum()).tolist(),
             }
         else:
-            counts = col[~methods.categorical_missing_mask(col)].astype(str).value_counts()
+            counts = col[~stats.categorical_missing_mask(col)].astype(str).value_counts()
             top = counts.head(CHART_CATEGORIES)
             cats = top.index.tolist()
             shares = (top / max(int(counts.sum()), 1)).tolist()
@@ -85,10 +85,12 @@ def fit_and_store(
     start: datetime | None,
     end: datetime | None,
 ) -> ProfileView:
+    from monitoring.drift import methods
     from monitoring.drift.profile import ReferenceProfile
     from monitoring.logs.store import read_window
 
     version = str(version)
+    selected = methods.select(spec.drift.methods)  # unknown names fail before any data is read
     if source == "training":
         frame = registry(ctx).reference_data(spec.registered_model, version)
     elif source == "window":
@@ -109,6 +111,7 @@ def fit_and_store(
         spec.categorical_features,
         exact_cap=th.exact_sample_cap,
         bins=th.psi_bins,
+        methods=selected,
     )
     stored = ctx.artifacts.put("profiles", f"{spec.name}-v{version}.profile", profile.to_bytes())
     names = [f.name for f in spec.features if f.name in frame.columns]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from monitoring.drift import methods
+from monitoring.drift import stats
 from monitoring.drift.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 
 
@@ -50,19 +50,19 @@ def missing_share(values: Any) -> float | None:
         return None
     if isinstance(vals, np.ndarray) and vals.dtype.kind == "f":
         return float(np.count_nonzero(np.isnan(vals)) / n)
-    missing = sum(1 for v in vals if methods.is_missing(v))
+    missing = sum(1 for v in vals if stats.is_missing(v))
     return missing / n
 
 
 def out_of_range_share(values: Any, minimum: float, maximum: float) -> float | None:
-    arr = methods.drop_missing(methods.as_float_array(values))
+    arr = stats.drop_missing(stats.as_float_array(values))
     if arr.shape[0] == 0:
         return None
     return float(np.count_nonzero((arr < minimum) | (arr > maximum)) / arr.shape[0])
 
 
 def unseen_share(values: Any, known: Mapping[str, int]) -> float | None:
-    counts = methods.category_counts(values)
+    counts = stats.category_counts(values)
     n = sum(counts.values())
     if n == 0:
         return None
@@ -85,7 +85,7 @@ def window_quality(profile: ReferenceProfile, columns: Mapping[str, Any], *, inv
             continue
         rows = max(rows, len(vals))
         if isinstance(f, NumericProfile):
-            arr = methods.as_float_array(vals, f"column {f.name!r}")
+            arr = stats.as_float_array(vals, f"column {f.name!r}")
             oor = out_of_range_share(arr, f.minimum, f.maximum) if f.n else None
             feats.append(FeatureQuality(f.name, "numeric", len(arr), missing_share(arr), oor, f.missing_share))
         elif isinstance(f, CategoricalProfile):

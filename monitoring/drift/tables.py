@@ -3,7 +3,11 @@
 - ``reference_profiles``: one row per fitted profile (versioned; one current per model version);
   the profile bytes live in the artifact store (kind ``profiles``) under ``artifact_sha256``.
 - ``drift_runs``: one row per (model, window, window_end); re-running a window replaces it.
-- ``drift_feature_results``: one row per feature of a run.
+- ``drift_feature_results``: one row per feature of a run: its decision, severity, missing shares
+  and chart histogram (no statistics: those are long-form rows below).
+- ``drift_method_results``: one row per (run, feature, drift method), long form: statistic,
+  p-value (raw and adjusted), threshold and what it bounds, drifted, severity, details. A new
+  drift method adds rows, never a column or a migration.
 
 The per-model drift lock is core.locks' named lock, not a table.
 """
@@ -86,15 +90,30 @@ class DriftFeatureResult(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("drift_runs.id", ondelete="CASCADE"), index=True)
     feature: Mapped[str] = mapped_column(String(256))
     kind: Mapped[str] = mapped_column(String(16))
-    ks_statistic: Mapped[float | None] = mapped_column(Float, nullable=True)
-    ks_pvalue: Mapped[float | None] = mapped_column(Float, nullable=True)
-    ks_error_bound: Mapped[float | None] = mapped_column(Float, nullable=True)
-    chi2_statistic: Mapped[float | None] = mapped_column(Float, nullable=True)
-    chi2_pvalue: Mapped[float | None] = mapped_column(Float, nullable=True)
-    psi: Mapped[float | None] = mapped_column(Float, nullable=True)
-    p_value_adjusted: Mapped[float | None] = mapped_column(Float, nullable=True)
     drifted: Mapped[bool] = mapped_column(Boolean, default=False)
     severity: Mapped[str] = mapped_column(String(16), default="none")
     missing_share_reference: Mapped[float | None] = mapped_column(Float, nullable=True)
     missing_share_current: Mapped[float | None] = mapped_column(Float, nullable=True)
     histogram: Mapped[dict] = mapped_column(JSON, default=dict)  # current-window counts on the chart bins
+
+
+class DriftMethodResult(Base):
+    __tablename__ = "drift_method_results"
+    __table_args__ = (UniqueConstraint("run_id", "feature", "method", name="uq_drift_method_results"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("drift_runs.id", ondelete="CASCADE"), index=True)
+    feature: Mapped[str] = mapped_column(String(256))
+    method: Mapped[str] = mapped_column(String(64))
+    statistic: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_value_adjusted: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    threshold_on: Mapped[str] = mapped_column(String(16))  # p_value | distance
+    drifted: Mapped[bool] = mapped_column(Boolean, default=False)
+    severity: Mapped[str] = mapped_column(String(16), default="none")
+    effect: Mapped[float | None] = mapped_column(Float, nullable=True)
+    min_effect: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error_bound: Mapped[float | None] = mapped_column(Float, nullable=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+

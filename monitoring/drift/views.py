@@ -1,5 +1,7 @@
 """Frozen views of stored drift results (what the page, jobs and tests read) and small shared
-helpers: UTC normalisation, the severity order, window lengths."""
+helpers: UTC normalisation, the severity order, window lengths. A run's features are
+monitoring.drift.results.FeatureSummary, each with its long-form method rows (MethodResult):
+the one result type from the engine to the page."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import InvalidInput
-from monitoring.drift.tables import DriftFeatureResult, DriftRun, ReferenceProfileRecord
+from monitoring.drift.results import FeatureSummary, MethodResult
+from monitoring.drift.tables import DriftFeatureResult, DriftMethodResult, DriftRun, ReferenceProfileRecord
 from core.timeutil import aware
 
 SEVERITY_RANK = {"none": 0, "moderate": 1, "significant": 2}
@@ -32,28 +35,6 @@ class ProfileView:
     window_start: datetime | None
     window_end: datetime | None
     charts: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FeatureResultView:
-    feature: str
-    kind: str
-    ks_statistic: float | None
-    ks_pvalue: float | None
-    ks_error_bound: float | None
-    chi2_statistic: float | None
-    chi2_pvalue: float | None
-    psi: float | None
-    p_value_adjusted: float | None
-    drifted: bool
-    severity: str
-    missing_share_reference: float | None
-    missing_share_current: float | None
-    histogram: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def p_value(self) -> float | None:
-        return self.ks_pvalue if self.kind == "numeric" else self.chi2_pvalue
 
 
 @dataclass(frozen=True)
@@ -81,11 +62,16 @@ class DriftRunView:
     prediction: dict[str, Any]
     performance: dict[str, Any]
     quality: dict[str, Any]
-    features: tuple[FeatureResultView, ...] = ()
+    features: tuple[FeatureSummary, ...] = ()
 
     @property
     def drifted_feature_names(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
+
+    @property
+    def results(self) -> list[MethodResult]:
+        """The run's long-form rows: one per (feature, method), most severe feature first."""
+        return [r for f in self.features for r in f.results]
 
 
 def profile_view(row: ReferenceProfileRecord) -> ProfileView:
@@ -107,27 +93,28 @@ def profile_view(row: ReferenceProfileRecord) -> ProfileView:
     )
 
 
-def feature_view(row: DriftFeatureResult) -> FeatureResultView:
-    return FeatureResultView(
-        row.feature,
-        row.kind,
-        row.ks_statistic,
-        row.ks_pvalue,
-        row.ks_error_bound,
-        row.chi2_statistic,
-        row.chi2_pvalue,
-        row.psi,
-        row.p_value_adjusted,
-        bool(row.drifted),
-        row.severity,
-        row.missing_share_reference,
-        row.missing_share_current,
-        dict(row.histogram or {}),
+def method_view(row: DriftMethodResult) -> MethodResult:
+    return MethodResult(
+        feature=row.feature, method=row.method, statistic=row.statistic, p_value=row.p_value,
+        threshold=row.threshold, drifted=bool(row.drifted), severity=row.severity,
+        threshold_on=row.threshold_on, p_value_adjusted=row.p_value_adjusted, effect=row.effect,
+        min_effect=row.min_effect, error_bound=row.error_bound, details=dict(row.details or {}),
     )
 
 
-def run_view(row: DriftRun, features: list[DriftFeatureResult] | None = None) -> DriftRunView:
-    feats = tuple(sorted((feature_view(f) for f in features or []), key=feature_sort_key))
+def feature_view(row: DriftFeatureResult, methods: list[DriftMethodResult] | None = None) -> FeatureSummary:
+    """A stored feature row with its method rows (those of the same feature)."""
+    mine = tuple(method_view(m) for m in methods or [] if m.feature == row.feature)
+    return FeatureSummary(
+        feature=row.feature, kind=row.kind, drifted=bool(row.drifted), severity=row.severity,
+        missing_share_reference=row.missing_share_reference, missing_share_current=row.missing_share_current,
+        results=mine, histogram=dict(row.histogram or {}),
+    )
+
+
+def run_view(row: DriftRun, features: list[DriftFeatureResult] | None = None,
+             methods: list[DriftMethodResult] | None = None) -> DriftRunView:
+    feats = tuple(sorted((feature_view(f, methods) for f in features or []), key=feature_sort_key))
     return DriftRunView(
         row.id,
         row.model,
@@ -156,7 +143,7 @@ def run_view(row: DriftRun, features: list[DriftFeatureResult] | None = None) ->
     )
 
 
-def feature_sort_key(f: FeatureResultView) -> tuple[Any, ...]:
+def feature_sort_key(f: FeatureSummary) -> tuple[Any, ...]:
     """Most severe first: drifted, severity, PSI, smaller adjusted p-value, name."""
     psi = f.psi if f.psi is not None and not math.isnan(f.psi) else -1.0
     p = f.p_value_adjusted if f.p_value_adjusted is not None else 2.0

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import ModelSpec
-from monitoring.drift import methods
+from monitoring.drift import stats
 from monitoring.drift.profile_store import SAMPLE_ROWS
 from monitoring.drift.views import ProfileView
 
@@ -45,7 +45,7 @@ class WindowAccumulator:
         self.rows += len(frame)
         for feat in self.spec.features:
             col = frame[feat.name]
-            missing = col.isna() if feat.type == "numeric" else methods.categorical_missing_mask(col)
+            missing = col.isna() if feat.type == "numeric" else stats.categorical_missing_mask(col)
             self.missing[feat.name] = self.missing.get(feat.name, 0) + int(missing.sum())
             chart = self.charts.get(feat.name)
             if feat.type == "numeric":

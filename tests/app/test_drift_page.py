@@ -94,9 +94,11 @@ def test_viewer_sees_table_but_no_pii_values(vigil_env, stored_results):
     at = _drift_page(vigil_env, "vera")
     assert "Latest run" in texts(at)
     assert at.selectbox(key="drift.model").value == "breast-cancer"
-    table = next(d.value for d in at.dataframe if "psi" in d.value.columns)
-    assert len(table) == 32 and table.iloc[0]["drifted"]
-    assert {"psi", "ks_statistic", "p_value_adjusted"} <= set(table.columns)
+    table = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    # long form: one row per (feature, method); numeric ks + psi, categorical psi + chi2
+    assert len(table) == 64 and table["feature"].nunique() == 32 and table.iloc[0]["feature_drifted"]
+    assert set(table["method"]) == {"ks", "psi", "chi2"} and not table.duplicated(["feature", "method"]).any()
+    assert {"statistic", "p_value", "p_value_adjusted", "threshold", "drifted", "severity"} <= set(table.columns)
     assert "Drifted features: " in texts(at) and "of 32" in texts(at)
     at.selectbox(key="drift.feature").set_value("patient_zip").run()
     assert not at.exception

@@ -65,8 +65,9 @@ def test_distribution_tick_labels_and_heatmap_rows_escape_category_values() -> N
     fig = drift_charts.distribution(chart, {"current": [0.4, 0.4, 0.2], "extra_categories": [BOLD]}, "country")
     _assert_escaped(fig)
     end = datetime(2026, 11, 30, tzinfo=UTC)
-    history = pd.DataFrame({"feature": [LINK, BOLD], "window_end": [end, end], "psi": [0.3, 0.01],
-                            "severity": ["significant", "none"], "drifted": [True, False]})
+    history = pd.DataFrame({"feature": [LINK, BOLD], "window_end": [end, end], "method": ["psi", "psi"],
+                            "statistic": [0.3, 0.01], "feature_severity": ["significant", "none"],
+                            "feature_drifted": [True, False]})
     _assert_escaped(drift_charts.heatmap(history))
 
 

@@ -25,7 +25,7 @@ recommends as the default); the false-alarm tests run with both 0.02 and 0.05.
 from __future__ import annotations
 
 import math
-from functools import cache
+
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,8 @@ import pytest
 
 from monitoring.drift import methods
 from monitoring.drift.compare import compare, decide
+from monitoring.drift.methods import Settings
+from monitoring.drift.results import FeatureSummary
 from monitoring.drift.profile import ReferenceProfile, fit_numeric
 
 FEATURES = 100
@@ -41,38 +43,36 @@ MAX_FALSE_ALARM_SHARE = 0.05
 EFFECTS = (0.02, 0.05)
 
 
-def _pvalue(d: float, n1: int, n2: int) -> tuple[float, float]:
+_EXACT: dict[tuple[int, int, int], tuple[float, float]] = {}
+
+
+def _pvalue(r: np.ndarray, c: np.ndarray) -> tuple[float, float]:
+    n1, n2 = r.shape[0], c.shape[0]
+    d = methods.ks_statistic_sorted(r, c)
     if max(n1, n2) <= methods.SCIPY_EXACT_MAX_N:  # exact: a function of the lattice point h only
-        lcm = n1 * n2 // math.gcd(n1, n2)
-        return _exact_pvalue(round(d * lcm), n1, n2)
+        key = (round(d * (n1 * n2 // math.gcd(n1, n2))), n1, n2)
+        if key not in _EXACT:  # scipy's ks_2samp on the first window that lands on this point
+            ks = methods.ks_sorted(r, c)
+            _EXACT[key] = (ks.statistic, ks.pvalue)
+        return _EXACT[key]
     return methods.ks_pvalue(d, n1, n2)[:2]
 
 
-@cache
-def _exact_pvalue(h: int, n1: int, n2: int) -> tuple[float, float]:
-    lcm = n1 * n2 // math.gcd(n1, n2)
-    d2, p, _ = methods.ks_pvalue(h / lcm, n1, n2)
-    return d2, p
+def _partial(i: int, d: float, p: float) -> tuple[int, float, float]:
+    return (i, d, p)
 
 
-def _partial(i: int, d: float, p: float) -> dict:
-    return {"feature": f"f{i}", "kind": "numeric", "ks_statistic": d, "ks_pvalue": p, "chi2_statistic": None,
-                "chi2_pvalue": None, "psi": 0.0, "missing_share_reference": 0.0, "missing_share_current": 0.0,
-                "ks_error_bound": 0.0, "ks_method": "fast"}
+def _window_partials(refs: list[np.ndarray], curs: np.ndarray) -> list[tuple[int, float, float]]:
+    return [_partial(i, *_pvalue(r, np.sort(c))) for i, (r, c) in enumerate(zip(refs, curs, strict=True))]
 
 
-def _window_partials(refs: list[np.ndarray], curs: np.ndarray) -> list[dict]:
-    out = []
-    for i, (r, c) in enumerate(zip(refs, curs, strict=True)):
-        c = np.sort(c)
-        d, p = _pvalue(methods.ks_statistic_sorted(r, c), r.shape[0], c.shape[0])
-        out.append(_partial(i, d, p))
-    return out
-
-
-def _drifted(parts: list[dict], min_effect_ks: float) -> list[bool]:
-    rep = decide(1, 1, parts, alpha=ALPHA, correction="bh", min_effect_ks=min_effect_ks, min_effect_psi=0.1)
-    return [f.drifted for f in rep.features]
+def _drifted(parts: list[tuple[int, float, float]], min_effect_ks: float) -> list[bool]:
+    settings = Settings(alpha=ALPHA, correction="bh", min_effect_ks=min_effect_ks, min_effect_psi=0.1)
+    ks = methods.get_method("ks")
+    feats = [FeatureSummary(f"f{i}", "numeric", results=(ks.row(f"f{i}", settings, d, p, effect=d,
+                                                                min_effect=min_effect_ks),))
+             for i, d, p in parts]
+    return [f.drifted for f in decide(1, 1, feats, settings).features]
 
 
 def _null_runs(n: int, references: int, windows_per_reference: int, seed: int, shift_feature: bool = False):
@@ -85,7 +85,7 @@ def _null_runs(n: int, references: int, windows_per_reference: int, seed: int, s
             null = _window_partials(refs, curs)
             shifted = None
             if shift_feature:
-                d, p = _pvalue(methods.ks_statistic_sorted(refs[0], np.sort(curs[0] + 0.1)), n, n)
+                d, p = _pvalue(refs[0], np.sort(curs[0] + 0.1))
                 shifted = [_partial(0, d, p)] + null[1:]
             yield refs, curs, null, shifted
 
@@ -108,7 +108,7 @@ def test_fast_path_equals_compare_end_to_end():
     cur["f3"] += 0.3
     rep = compare(ReferenceProfile.fit(ref, list(ref.columns)), cur, min_effect_ks=0.02)
     parts = _window_partials([np.sort(ref[c].to_numpy()) for c in ref.columns], cur.to_numpy().T)
-    assert [p["ks_pvalue"] for p in parts] == [f.ks_pvalue for f in rep.features]
+    assert [p for _, _, p in parts] == [f.ks_pvalue for f in rep.features]
     assert _drifted(parts, 0.02) == [f.drifted for f in rep.features]
     assert rep.features[3].drifted
 

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 from core.errors import InvalidInput
 from monitoring.drift import methods
@@ -186,28 +185,16 @@ def test_categorical_psi_over_union():
     assert methods.psi_categorical_method(ref, cur).value == pytest.approx(want, abs=1e-12)
 
 
-def test_optional_distances():
-    rng = np.random.default_rng(9)
-    ref, cur = rng.normal(size=2000), rng.normal(0.5, size=1500)
-    w = methods.wasserstein_method(ref, cur).value
-    assert w == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref))
-    edges = methods.psi_edges(ref, 10)
-    p = methods.psi_bin_counts(ref, edges)
-    q = methods.psi_bin_counts(cur, edges)
-    assert methods.jensen_shannon_method(ref, cur).value == pytest.approx(
-        jensenshannon(p / p.sum(), q / q.sum(), base=2), abs=1e-12)
-    assert methods.jensen_shannon_method(["a", "b"], ["a", "b"], {"kind": "categorical"}).value == 0.0
-
-
 def test_registry_names_thresholds_and_formulas():
-    for name in ("ks", "psi", "chi2", "psi_categorical", "wasserstein", "jensen_shannon"):
+    for name in ("ks", "psi", "chi2", "wasserstein", "jensen_shannon"):
         m = methods.get_method(name)
-        assert m.doc and m.default_threshold > 0 and m.kinds
+        assert m.doc and m.default_threshold > 0 and m.kinds and m.threshold_on in ("p_value", "distance")
     assert methods.get_method("psi").default_threshold == 0.1
+    assert [m.name for m in methods.select(None)] == list(methods.DEFAULT_METHODS) == ["ks", "psi", "chi2"]
     with pytest.raises(InvalidInput, match="unknown drift method"):
         methods.get_method("nope")
     with pytest.raises(ValueError, match="twice"):
-        methods.register("ks", ["numeric"], 0.05, "")(lambda r, c, s: None)
+        methods.register(type(methods.get_method("ks"))())
 
 
 @pytest.mark.parametrize("psi,level", [(None, "none"), (0.0, "none"), (0.0999, "none"), (0.1, "moderate"),

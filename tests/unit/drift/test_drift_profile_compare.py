@@ -13,7 +13,9 @@ from statsmodels.stats.multitest import multipletests
 
 from core.errors import InvalidInput
 from monitoring.drift import methods
-from monitoring.drift.compare import FeatureDrift, compare, decide
+from monitoring.drift.compare import compare, decide
+from monitoring.drift.methods import Settings, get_method
+from monitoring.drift.results import FeatureSummary, MethodResult
 from monitoring.drift.multitest import adjust_pvalues
 from monitoring.drift.profile import KNOT_INTERVALS, ReferenceProfile
 
@@ -169,29 +171,34 @@ def test_bh_and_bonferroni_match_statsmodels():
         adjust_pvalues([0.1], "holm")
 
 
-def _partial(name, kind, p, effect, psi=0.0):
-    base = {"feature": name, "kind": kind, "ks_statistic": None, "ks_pvalue": None, "chi2_statistic": None,
-                "chi2_pvalue": None, "psi": psi, "missing_share_reference": 0.0, "missing_share_current": 0.0}
+def _partial(name, kind, p, effect, settings, psi=0.0):
+    """A feature's long-form rows as the methods give them (raw p-values, before correction)."""
+    psi_row = get_method("psi").row(name, settings, effect if kind == "categorical" else psi)
     if kind == "numeric":
-        base.update(ks_statistic=effect, ks_pvalue=p, ks_error_bound=0.0, ks_method="exact")
+        test = get_method("ks").row(name, settings, effect, p, effect=effect, min_effect=settings.min_effect_ks)
     else:
-        base.update(chi2_statistic=10.0, chi2_pvalue=p, psi=effect)
-    return base
+        test = get_method("chi2").row(name, settings, 10.0, p, effect=effect, min_effect=settings.min_effect_psi)
+    return FeatureSummary(name, kind, results=(test, psi_row))
 
 
 def test_decision_rule_needs_adjusted_p_and_effect():
-    parts = [_partial("a", "numeric", 1e-8, 0.2, psi=0.3),  # drifted, significant
-             _partial("b", "numeric", 1e-8, 0.01),  # significant but trivial effect
-             _partial("c", "numeric", 0.2, 0.3),  # large effect, not significant
-             _partial("d", "categorical", 1e-6, 0.15),  # drifted (PSI effect), moderate
-             _partial("e", "categorical", 1e-6, 0.05)]  # PSI below the minimum
-    rep = decide(100, 100, parts, alpha=0.05, correction="bh", min_effect_ks=0.05, min_effect_psi=0.1)
+    bh = Settings(alpha=0.05, correction="bh", min_effect_ks=0.05, min_effect_psi=0.1)
+    parts = [_partial("a", "numeric", 1e-8, 0.2, bh, psi=0.3),  # drifted, significant
+             _partial("b", "numeric", 1e-8, 0.01, bh),  # significant but trivial effect
+             _partial("c", "numeric", 0.2, 0.3, bh),  # large effect, not significant
+             _partial("d", "categorical", 1e-6, 0.15, bh),  # drifted (PSI effect), moderate
+             _partial("e", "categorical", 1e-6, 0.05, bh)]  # PSI below the minimum
+    rep = decide(100, 100, parts, bh)
     assert [f.drifted for f in rep.features] == [True, False, False, True, False]
     assert [f.severity for f in rep.features] == ["significant", "none", "none", "moderate", "none"]
     assert rep.drifted_features == 2 and rep.dataset_drift and rep.drifted_names == ["a", "d"]
     assert rep.features[2].p_value_adjusted == pytest.approx(0.2)  # largest of 5: p * 5 / 5
-    assert isinstance(rep.features[0], FeatureDrift)
-    bonf = decide(100, 100, parts, alpha=0.05, correction="bonferroni", min_effect_ks=0.05, min_effect_psi=0.1)
+    assert isinstance(rep.features[0], FeatureSummary) and isinstance(rep.results[0], MethodResult)
+    # long form: one row per (feature, method); the test rows carry the adjusted p-values
+    assert [(r.feature, r.method) for r in rep.results[:4]] == [("a", "ks"), ("a", "psi"), ("b", "ks"), ("b", "psi")]
+    assert rep.results[0].drifted and rep.results[0].p_value_adjusted == pytest.approx(2.5e-8)
+    bonf = decide(100, 100, parts, Settings(alpha=0.05, correction="bonferroni", min_effect_ks=0.05,
+                                             min_effect_psi=0.1))
     assert bonf.features[2].p_value_adjusted == 1.0 and bonf.features[0].p_value_adjusted == pytest.approx(5e-8)
-    none = decide(100, 100, parts[1:3], alpha=0.05, correction="bh", min_effect_ks=0.05, min_effect_psi=0.1)
+    none = decide(100, 100, parts[1:3], bh)
     assert not none.dataset_drift and none.drifted_features == 0

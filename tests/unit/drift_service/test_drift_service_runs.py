@@ -56,7 +56,12 @@ def test_runs_stored_replaced_and_read(ctx):
     latest = service.latest_run(ctx, "diabetes")
     assert latest is not None and latest.id == again.id
     history = service.feature_history(ctx, "diabetes", days=30)
-    assert len(history) == 22 and set(history["feature"]) >= {"bmi", "site"}
+    # long form: 2 windows x 11 features x 2 methods (numeric ks + psi, categorical psi + chi2)
+    assert len(history) == 44 and set(history["feature"]) >= {"bmi", "site"}
+    assert set(history["method"]) == {"ks", "psi", "chi2"}
+    stored = {(r.feature, r.method): r for r in latest.results}
+    assert len(stored) == 22 and stored[("bmi", "ks")].p_value_adjusted is not None
+    assert stored[("bmi", "psi")].statistic == latest.features[[f.feature for f in latest.features].index("bmi")].psi
 
     second = service.fit_reference_profile(
         ctx, op, "diabetes", "1", source="window", start=BASE, end=BASE + DAY
@@ -130,6 +135,9 @@ def test_permission_denied_audited_and_missing_profile(ctx):
     with pytest.raises(PermissionDenied):
         service.run_drift_check(ctx, viewer, "diabetes", window="1d", at=BASE + DAY)
     assert [e.outcome for e in ctx.audit.query(action="drift.run")] == ["denied"]
+    from core.runs import latest_runs
+
+    assert [r for r in latest_runs(ctx.engine, model="diabetes") if r.job == "drift"] == []  # checked first
     op = add_user(ctx, "ops", "operator")
     with pytest.raises(NotFound, match="no stored reference profile"):
         service.run_drift_check(ctx, op, "diabetes", window="1d", at=BASE + DAY, report=False)

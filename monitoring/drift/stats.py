@@ -1,13 +1,15 @@
-"""Drift statistics: pure functions of arrays and numbers, each a small registered unit.
+"""Drift statistics: pure functions of arrays and numbers (KS, PSI, chi-square, categorical tables).
 
-Every method takes ``(reference, current, settings)`` and returns a frozen result dataclass; its
-default threshold sits beside it in the registry (``METHODS``). No I/O, no clock, no globals
-beyond the read-only registry. scipy is imported lazily so that importing this module is cheap.
+This module owns the arithmetic; the drift *methods* (monitoring.drift.methods: one module per
+method, with its threshold, fit and mergeable accumulator) are built on it. No I/O, no clock, no
+globals. scipy is imported lazily so that importing this module is cheap. The one-shot
+functions ``ks_method``, ``psi_method``, ``chi2_method`` and ``psi_categorical_method`` compute a
+statistic from two whole samples (tests and ad-hoc use); runs go through the accumulators.
 
 Sources of the formulas:
 - KS: two-sample Kolmogorov-Smirnov, D = sup_x |F_ref(x) - F_cur(x)| (Smirnov 1939); the p-value
-  follows ``scipy.stats.ks_2samp`` with default arguments (exact when max(n, m) <= 10,000,
-  otherwise Smirnov's asymptotic ``kstwo.sf(D, round(n*m/(n+m)))``, whose Birnbaum-Tingey series
+  is ``scipy.stats.ks_2samp``'s own when max(n, m) <= 10,000 (its exact distribution), otherwise
+  Smirnov's asymptotic ``kstwo.sf(D, round(n*m/(n+m)))``, whose Birnbaum-Tingey series
   ``kstwo_sf`` sums vectorised for large n).
 - KS on histograms: the same D computed from the two CDFs at reference quantile knots, with the
   bound derived in ``ks_from_knot_counts`` (below 1/K for K knot intervals; K = 4096 in profiles).
@@ -35,14 +37,12 @@ Sources of the formulas:
   so the same data in any format gives the same result) are missing, never a category; missing
   shares are data quality (``compare``), not part of the distributions. ``+inf``/``-inf`` in a
   numeric column are non-finite: counted, and excluded from KS and PSI like missing values.
-- Wasserstein-1 distance divided by the reference standard deviation; Jensen-Shannon distance
-  (base 2) between binned shares.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,44 +89,6 @@ class ChiSquareResult:
     pvalue: float
     dof: int
     categories: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DistanceResult:
-    value: float
-
-
-# --------------------------------------------------------------------------- registry
-@dataclass(frozen=True)
-class Method:
-    """A registered drift method: name, which feature kinds it applies to, function, threshold."""
-
-    name: str
-    kinds: tuple[str, ...]
-    func: Callable[[Any, Any, Mapping[str, Any]], Any]
-    default_threshold: float
-    threshold_meaning: str
-    doc: str
-
-
-METHODS: dict[str, Method] = {}
-
-
-def register(name: str, kinds: Sequence[str], default_threshold: float, threshold_meaning: str):
-    def deco(func: Callable[[Any, Any, Mapping[str, Any]], Any]):
-        if name in METHODS:
-            raise ValueError(f"drift method {name!r} registered twice")
-        METHODS[name] = Method(name, tuple(kinds), func, default_threshold, threshold_meaning,
-                               (func.__doc__ or "").strip())
-        return func
-    return deco
-
-
-def get_method(name: str) -> Method:
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise InvalidInput(f"unknown drift method {name!r}; known: {', '.join(sorted(METHODS))}") from None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -193,22 +155,32 @@ def severity_from_psi(psi: float | None) -> str:
 
 # --------------------------------------------------------------------------- KS
 def ks_pvalue(d: float, n1: int, n2: int) -> tuple[float, float, str]:
-    """(statistic, p-value, method) of a two-sided two-sample KS statistic ``d`` exactly as
-    scipy.stats.ks_2samp(method="auto") finishes: when max(n1, n2) <= 10,000 it tries the exact
-    distribution (and, like scipy, snaps d to the lattice h / lcm(n1, n2)), otherwise or on
-    failure Smirnov's asymptotic kstwo.sf(d, round(n1 n2 / (n1 + n2)))."""
-    how = "asymp"
+    """(statistic, p-value, "asymp") of a two-sided two-sample KS statistic ``d`` for samples too
+    large for scipy's exact distribution (max(n1, n2) > SCIPY_EXACT_MAX_N), exactly as
+    scipy.stats.ks_2samp(method="auto") finishes there: Smirnov's asymptotic
+    kstwo.sf(d, round(n1 n2 / (n1 + n2))). Smaller samples: :func:`ks_sorted`, which asks scipy's
+    public ks_2samp for the exact p-value (the exact distribution is a function of the data's
+    sizes and D only, but SciPy exposes it only through ks_2samp)."""
     if max(n1, n2) <= SCIPY_EXACT_MAX_N:
-        # scipy's own exact routine, so that p and the snapped statistic are scipy's floats.
-        from scipy.stats._stats_py import _attempt_exact_2kssamp
-
-        success, d, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
-        d = float(d)
-        if success:
-            return d, float(np.clip(prob, 0, 1)), "exact"
+        raise InvalidInput(f"ks_pvalue is the asymptotic p-value (max(n1, n2) > {SCIPY_EXACT_MAX_N}); "
+                           "use ks_sorted on the samples for the exact one")
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = float(np.round(m * n / (m + n)))
-    return d, float(np.clip(kstwo_sf(d, en), 0, 1)), how
+    return d, float(np.clip(kstwo_sf(d, en), 0, 1)), "asymp"
+
+
+def ks_exact_scipy(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, str]:
+    """(statistic, p-value, method) from the public scipy.stats.ks_2samp (default arguments) for
+    samples with max(n1, n2) <= SCIPY_EXACT_MAX_N: exact, or scipy's own fallback to the
+    asymptotic formula when the exact computation fails (told apart by comparing with it)."""
+    from scipy import stats
+
+    res = stats.ks_2samp(ref, cur)
+    d, p = float(res.statistic), float(res.pvalue)
+    m, n = sorted([float(ref.shape[0]), float(cur.shape[0])], reverse=True)
+    with np.errstate(all="ignore"):  # one value a side: round(0.5) = 0 values, no asymptote
+        asymp = float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+    return d, p, "asymp" if p == asymp and p not in (0.0, 1.0) else "exact"
 
 
 def ks_pvalue_needs_scipy_stats(n1: int, n2: int) -> bool:
@@ -220,6 +192,10 @@ def ks_pvalue_needs_scipy_stats(n1: int, n2: int) -> bool:
     return round(n1 * n2 / (n1 + n2)) < KS_FAST_MIN_N
 
 
+# Why a port of scipy's kstwo.sf branches and not the public scipy.stats.kstwo.sf: importing
+# scipy.stats costs 0.6-0.8 s, a third of a file-mode run on 200,000 rows, and scipy sums the
+# Smirnov series in a scalar loop; tests/unit/drift/test_drift_methods.py holds every branch equal
+# to the public scipy.stats.kstwo.sf on every test run.
 def kstwo_sf(d: float, n: float) -> float:
     """``scipy.stats.kstwo.sf(d, n)``: P(D_n >= d) of the two-sided one-sample KS statistic.
 
@@ -347,11 +323,15 @@ def ks_statistic_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float
 
 def ks_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSResult:
     """KS from two sorted, NaN-free samples; equal to scipy.stats.ks_2samp (default arguments):
-    the statistic from ``ks_statistic_sorted``, the p-value from ``ks_pvalue``."""
+    scipy's own ks_2samp up to SCIPY_EXACT_MAX_N values a side, beyond it the statistic from
+    ``ks_statistic_sorted`` and the asymptotic p-value from ``ks_pvalue``."""
     n1, n2 = ref_sorted.shape[0], cur_sorted.shape[0]
     if n1 == 0 or n2 == 0:
         raise InvalidInput("KS needs at least one non-missing value on each side")
-    d, p, how = ks_pvalue(ks_statistic_sorted(ref_sorted, cur_sorted), n1, n2)
+    if max(n1, n2) <= SCIPY_EXACT_MAX_N:
+        d, p, how = ks_exact_scipy(ref_sorted, cur_sorted)
+    else:
+        d, p, how = ks_pvalue(ks_statistic_sorted(ref_sorted, cur_sorted), n1, n2)
     return KSResult(d, p, n1, n2, how)
 
 
@@ -396,7 +376,6 @@ def ks_limit_pvalue(d: float, n1: int, n2: int) -> float:
     return float(np.clip(special.kolmogorov(d * math.sqrt(en)), 0, 1))
 
 
-@register("ks", ["numeric"], 0.05, "drift when the (adjusted) p-value is below alpha")
 def ks_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> KSResult:
     """Two-sided two-sample Kolmogorov-Smirnov test, missing values and +-inf excluded.
 
@@ -448,7 +427,6 @@ def psi_from_counts(ref_counts: Sequence[float] | np.ndarray,
     return PSIResult(value, tuple(float(x) for x in rs), tuple(float(x) for x in cs))
 
 
-@register("psi", ["numeric"], 0.1, "drift when PSI >= threshold (0.1 moderate, 0.25 significant)")
 def psi_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> PSIResult:
     """Population stability index on B reference-quantile bins (B = settings["bins"], 10).
 
@@ -492,6 +470,24 @@ def category_counts(values: Any) -> dict[str, int]:
         key = str(v)
         out[key] = out.get(key, 0) + 1
     return out
+
+
+def value_counts(values: Any) -> tuple[dict[str, int], int]:
+    """(counts of non-missing values keyed by their string form, number of missing values) of a
+    pyarrow Array / ChunkedArray (through its value_counts) or any iterable."""
+    if hasattr(values, "value_counts") and hasattr(values, "type"):  # pyarrow Array/ChunkedArray
+        vc = values.value_counts()
+        counts: dict[str, int] = {}
+        missing = 0
+        for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+            if is_missing(v):
+                missing += c
+            else:
+                counts[str(v)] = counts.get(str(v), 0) + c
+        return counts, missing
+    vals = list(values)
+    counts = category_counts(vals)
+    return counts, len(vals) - sum(counts.values())
 
 
 def union_table(ref: Mapping[str, int], cur: Mapping[str, int]) -> tuple[tuple[str, ...], np.ndarray]:
@@ -566,7 +562,6 @@ def chi2_from_table(cats: Sequence[str], table: np.ndarray) -> ChiSquareResult:
     return ChiSquareResult(float(res.statistic), float(res.pvalue), int(res.dof), tuple(cats))
 
 
-@register("chi2", ["categorical"], 0.05, "drift when the (adjusted) p-value is below alpha")
 def chi2_method(reference: Any, current: Any, settings: Mapping[str, Any] | None = None) -> ChiSquareResult:
     """Pearson chi-square test of homogeneity, 2 x K table over the union of categories, no
     continuity correction (scipy.stats.chi2_contingency(correction=False)). With
@@ -582,49 +577,9 @@ def _categorical_table(reference: Any, current: Any, settings: Mapping[str, Any]
     return CategoryTable(*union_table(ref, cur))
 
 
-@register("psi_categorical", ["categorical"], 0.1, "drift when PSI >= threshold")
 def psi_categorical_method(reference: Any, current: Any,
                            settings: Mapping[str, Any] | None = None) -> PSIResult:
     """PSI over the union of categories: sum((cur - ref) * ln(cur / ref)), zero share -> 1e-4.
     With settings["group_rare"] true, rare levels are pooled first (``group_rare_levels``)."""
     table = _categorical_table(reference, current, settings)
     return psi_from_counts(table.table[0], table.table[1])
-
-
-# --------------------------------------------------------------------------- optional distances
-@register("wasserstein", ["numeric"], 0.1, "drift when W1 / std(reference) >= threshold")
-def wasserstein_method(reference: Any, current: Any,
-                       settings: Mapping[str, Any] | None = None) -> DistanceResult:
-    """Normalised Wasserstein-1 distance: W1(ref, cur) / std(ref) (scipy.stats.wasserstein_distance);
-    std 0 -> the raw distance."""
-    del settings
-    from scipy import stats
-
-    ref = drop_non_finite(as_float_array(reference, "reference"))
-    cur = drop_non_finite(as_float_array(current, "current"))
-    w = float(stats.wasserstein_distance(ref, cur))
-    sd = float(np.std(ref))
-    return DistanceResult(w / sd if sd > 0 else w)
-
-
-@register("jensen_shannon", ["numeric", "categorical"], 0.1, "drift when the JS distance >= threshold")
-def jensen_shannon_method(reference: Any, current: Any,
-                          settings: Mapping[str, Any] | None = None) -> DistanceResult:
-    """Jensen-Shannon distance (base 2, in [0, 1]) between shares: numeric values on the PSI
-    bins (settings["bins"], 10), categorical values over the union of categories.
-    sqrt((KL(p||m) + KL(q||m)) / 2), m = (p + q) / 2 (scipy.spatial.distance.jensenshannon)."""
-    settings = settings or {}
-    if settings.get("kind") == "categorical":
-        _, table = union_table(category_counts(reference), category_counts(current))
-        p, q = table[0], table[1]
-    else:
-        ref = drop_non_finite(as_float_array(reference, "reference"))
-        cur = drop_non_finite(as_float_array(current, "current"))
-        edges = psi_edges(ref, int(settings.get("bins", 10)))
-        p, q = psi_bin_counts(ref, edges).astype(float), psi_bin_counts(cur, edges).astype(float)
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum()
-        kl_q = np.where(q > 0, q * np.log2(q / m), 0.0).sum()
-    return DistanceResult(float(math.sqrt(max((kl_p + kl_q) / 2, 0.0))))
