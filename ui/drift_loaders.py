@@ -27,7 +27,7 @@ def can_view_pii(ctx: AppContext, username: str, model: str) -> bool:
     """Whether the user may see raw values of the model's PII-tagged features (uncached)."""
     from monitoring.drift.service import can_view_pii as allowed
 
-    return allowed(ctx, username, model)
+    return allowed(ctx, viewer=username, model=model)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -188,23 +188,21 @@ def run_series(ctx: Any, model: str, window: str, *, viewer: str | None = None, 
 
 
 def can_view_pii(ctx: Any, viewer: str, model: str) -> bool:
-    """Whether ``viewer`` may see raw values of the model's PII-tagged features."""
-    from governance import rbac
+    """Whether ``viewer`` may see raw values of the model's PII-tagged features (the logs
+    domain's rule); an unknown user or a store that is down means no."""
+    from monitoring.logs.service import may_view_pii
 
     try:
-        return bool(rbac.can(ctx, viewer, rbac.Action.MODEL_VIEW_PII, model))
+        return bool(may_view_pii(ctx, viewer, model))
     except Exception:  # noqa: BLE001 - unknown user or store down: no PII
         return False
 
 
 def quarantine(ctx: Any, model: str, *, viewer: str | None = None, limit: int = 200) -> tuple[Any, pd.DataFrame]:
-    """(quarantine summary, sample rows) of ``model``; PII-tagged values masked unless the viewer
-    may see PII (decided here, not by the caller)."""
-    from monitoring.logs.quarantine import quarantine_rows, quarantine_summary
+    """(quarantine summary, sample rows) of ``model`` from the logs domain's read service; PII-tagged
+    values are revealed exactly when the viewer may see PII (decided here, not by the caller)."""
+    from monitoring.logs.service import quarantine as read_quarantine
 
-    _check(ctx, viewer, model)
-    pii = list(ctx.models.get(model).pii_features)
     reveal = viewer is not None and can_view_pii(ctx, viewer, model)
-    summary = quarantine_summary(ctx.engine, model)
-    rows = quarantine_rows(ctx.settings.quarantine_dir, model, limit=limit, pii_features=pii, reveal_pii=reveal)
-    return summary, rows
+    view = read_quarantine(ctx, model, viewer=viewer, reveal_pii=reveal, limit=limit)
+    return view.summary, view.rows

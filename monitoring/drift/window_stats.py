@@ -133,7 +133,7 @@ def reference_predictions(
     ctx: Any, spec: ModelSpec, profile: ProfileView, window: timedelta
 ) -> tuple[pd.DataFrame, str]:
     """Baseline predictions: the profile's pinned window, else the version's first window of logs."""
-    from monitoring.logs.store import model_store_dir, read_window
+    from monitoring.logs.store import partition_days, read_window
 
     columns = list(PREDICTION_COLUMNS)
     if profile.source == "window" and profile.window_start and profile.window_end:
@@ -141,10 +141,8 @@ def reference_predictions(
             ctx.settings, spec.name, profile.window_start, profile.window_end, columns, spec=spec
         )
         return prediction_frame([table.to_pandas()]), "the profile's window"
-    root = model_store_dir(ctx.settings.logstore_dir, spec.name)
-    days = sorted(p.name[5:] for p in root.iterdir() if p.name.startswith("date=")) if root.is_dir() else []
-    for day in days:
-        first = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    for day in partition_days(ctx.settings, spec.name):  # the configured store: a directory or a URL
+        first = datetime(day.year, day.month, day.day, tzinfo=UTC)
         table = read_window(
             ctx.settings, spec.name, first, first + timedelta(days=1), ["timestamp", "version"], spec=spec
         )
