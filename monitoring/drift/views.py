@@ -6,15 +6,13 @@ the one result type from the engine to the page."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from core.errors import InvalidInput
+from core.timeutil import aware, parse_window  # noqa: F401  (parse_window re-exported: one rule)
 from monitoring.drift.results import FeatureSummary, MethodResult
 from monitoring.drift.tables import DriftFeatureResult, DriftMethodResult, DriftRun, ReferenceProfileRecord
-from core.timeutil import aware
 
 SEVERITY_RANK = {"none": 0, "moderate": 1, "significant": 2}
 
@@ -150,18 +148,3 @@ def feature_sort_key(f: FeatureSummary) -> tuple[Any, ...]:
     return (not f.drifted, -SEVERITY_RANK.get(f.severity, 0), -psi, p, f.feature)
 
 
-_WINDOW = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-
-
-def parse_window(window: str) -> timedelta:
-    """``15m``, ``1h``, ``6h``, ``1d``, ``7d``, ``1w`` -> timedelta."""
-    match = _WINDOW.match(window or "")
-    if not match or int(match.group(1)) <= 0:
-        raise InvalidInput(f"window {window!r}: expected a length such as 1h, 6h or 1d")
-    amount, unit = int(match.group(1)), match.group(2)
-    return {
-        "m": timedelta(minutes=amount),
-        "h": timedelta(hours=amount),
-        "d": timedelta(days=amount),
-        "w": timedelta(weeks=amount),
-    }[unit]
