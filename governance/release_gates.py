@@ -93,7 +93,8 @@ def evaluate_gates(gates: Mapping[str, GateSpec], evidence: Mapping[str, Evidenc
             value = float(value)
             status = "pass" if _passes(gate.kind, value, gate.threshold) else "fail"
             source = found.source  # type: ignore[union-attr]
-        results.append(GateResult(name, gate.kind, gate.metric, gate.threshold, gate.mode, value, source, status))
+        results.append(GateResult(name, gate.kind, gate.metric, gate.threshold, gate.mode, value, source,
+                                  status))
     return results
 
 
@@ -143,8 +144,8 @@ class MlflowVersions:
     def facts(self, registered_model: str, version: str) -> VersionFacts:
         info = self.registry.get_version(registered_model, version)
         author = info.tags.get(AUTHOR_TAG) or self._recorded_user(registered_model, version, info.run_id)
-        return VersionFacts(info.registered_model or registered_model, info.version, info.run_id, info.created_at,
-                            author or None, dict(info.metrics))
+        return VersionFacts(info.registered_model or registered_model, info.version, info.run_id,
+                            info.created_at, author or None, dict(info.metrics))
 
     def newest_version(self, registered_model: str) -> str | None:
         versions = self.registry.list_versions(registered_model)
@@ -163,7 +164,8 @@ class MlflowVersions:
                 user = client.get_run(run_id).data.tags.get("mlflow.user")
         except Exception as exc:  # noqa: BLE001  every MLflow/transport failure is translated
             raise ServiceUnavailable(f"MLflow registry {self.registry.where}: cannot read who created "
-                                     f"{registered_model!r} version {version}: {type(exc).__name__}") from None
+                                     f"{registered_model!r} version {version}: "
+                                     f"{type(exc).__name__}") from None
         return str(user) if user else None
 
 

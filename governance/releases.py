@@ -1,7 +1,7 @@
 """Release requests and their approval chain: the service that pages, jobs and the CLI call.
 
 Owns the rules of a release decision (the tables are in governance.release_tables, the gates in
-governance.release_gates):
+governance.release_gates, the read-only views in governance.release_views):
 
 - :func:`request_release` (``release.request`` on the model) opens a request for a registered
   version, snapshots its gate results and the model's approval chain, and supersedes an open
@@ -31,7 +31,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from core.actor import Actor
 from core.config import ApprovalStage, ModelSpec
@@ -41,7 +40,6 @@ from core.timeutil import aware, utc_or_now
 from governance.rbac import ROLE_PERMISSIONS, Action, can, permitted_models, require, require_view, roles_of
 from governance.release_gates import (
     Evidence,
-    GateResult,
     MlflowVersions,
     VersionSource,
     blocking_failures,
@@ -49,110 +47,20 @@ from governance.release_gates import (
     require_version,
 )
 from governance.release_tables import ReleaseDecision, ReleaseRequest
+from governance.release_views import OPEN, ReleaseRequestView, build_view, load_request
 from governance.runner import governed_run
 
-OPEN = "open"
 MAX_COMMENT = 4000
 AUDIT_REQUEST, AUDIT_APPROVE, AUDIT_REJECT, AUDIT_EXPIRE = ("release.request", "release.approve",
                                                             "release.reject", "release.expire")
 
 
-@dataclass(frozen=True)
-class Decision:
-    ordinal: int
-    stage: str
-    approver: str
-    decision: str  # approve | reject
-    comment: str
-    decided_at: datetime
-
-
-@dataclass(frozen=True)
-class StageProgress:
-    name: str
-    role: str
-    approvals: int
-    approved_by: tuple[str, ...]
-
-    @property
-    def done(self) -> bool:
-        return len(self.approved_by) >= self.approvals
-
-
-@dataclass(frozen=True)
-class ReleaseRequestView:
-    id: int
-    model: str
-    version: str
-    requested_by: str
-    version_author: str | None
-    opened_at: datetime
-    expires_at: datetime
-    stored_state: str
-    reason: str
-    gates: tuple[GateResult, ...]
-    stages: tuple[StageProgress, ...]
-    decisions: tuple[Decision, ...]
-    closed_at: datetime | None
-    closed_reason: str | None
-    as_of: datetime
-
-    @property
-    def state(self) -> str:
-        """The state as of ``as_of``: an open request past its expiry reads ``expired``."""
-        if self.stored_state == OPEN and self.as_of >= self.expires_at:
-            return "expired"
-        return self.stored_state
-
-    @property
-    def current_stage(self) -> StageProgress | None:
-        """The first stage still short of approvals, while the request is open."""
-        if self.state != OPEN:
-            return None
-        return next((s for s in self.stages if not s.done), None)
-
-    @property
-    def blocking_gates(self) -> list[GateResult]:
-        return blocking_failures(list(self.gates))
-
-
-# -- reading -------------------------------------------------------------------------------------
-def _stages_of(row: ReleaseRequest, decisions: list[Decision]) -> tuple[StageProgress, ...]:
-    out = []
-    for stage in json.loads(row.stages):
-        approved = tuple(d.approver for d in decisions if d.stage == stage["name"] and d.decision == "approve")
-        out.append(StageProgress(stage["name"], stage["role"], int(stage["approvals"]), approved))
-    return tuple(out)
-
-
-def _view(row: ReleaseRequest, decision_rows: list[ReleaseDecision], now: datetime) -> ReleaseRequestView:
-    decisions = [Decision(d.ordinal, d.stage, d.approver, d.decision, d.comment, aware(d.decided_at))  # type: ignore[arg-type]
-                 for d in sorted(decision_rows, key=lambda d: d.ordinal)]
-    return ReleaseRequestView(
-        id=row.id, model=row.model, version=row.version, requested_by=row.requested_by,
-        version_author=row.version_author, opened_at=aware(row.opened_at),  # type: ignore[arg-type]
-        expires_at=aware(row.expires_at), stored_state=row.state, reason=row.reason,  # type: ignore[arg-type]
-        gates=tuple(GateResult.from_dict(g) for g in json.loads(row.gates)),
-        stages=_stages_of(row, decisions), decisions=tuple(decisions),
-        closed_at=aware(row.closed_at), closed_reason=row.closed_reason, as_of=now)
-
-
-def _load(session: Session, request_id: int, now: datetime, *, lock: bool = False) -> tuple[ReleaseRequest, ReleaseRequestView]:
-    stmt = select(ReleaseRequest).where(ReleaseRequest.id == request_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = session.scalar(stmt)
-    if row is None:
-        raise NotFound(f"release request {request_id} does not exist (see `python -m jobs.release list`)")
-    decisions = list(session.scalars(select(ReleaseDecision).where(ReleaseDecision.request_id == request_id)))
-    return row, _view(row, decisions, now)
-
-
-def show_request(ctx: Any, viewer: str | None, request_id: int, *, now: datetime | None = None) -> ReleaseRequestView:
+def show_request(ctx: Any, viewer: str | None, request_id: int, *,
+                 now: datetime | None = None) -> ReleaseRequestView:
     """One request with its gates, stages and decisions; the viewer needs ``model.view`` on it."""
     now = utc_or_now(now)
     with session_scope(ctx.engine) as session:
-        _, view = _load(session, request_id, now)
+        _, view = load_request(session, request_id, now)
     require_view(ctx, viewer, view.model)
     return view
 
@@ -172,8 +80,9 @@ def list_requests(ctx: Any, viewer: str, *, model: str | None = None, state: str
         rows = list(session.scalars(select(ReleaseRequest).where(ReleaseRequest.model.in_(sorted(models)))
                                     .order_by(ReleaseRequest.id.desc())))
         ids = [r.id for r in rows]
-        decisions = list(session.scalars(select(ReleaseDecision).where(ReleaseDecision.request_id.in_(ids)))) if ids else []
-    views = [_view(r, [d for d in decisions if d.request_id == r.id], now) for r in rows]
+        stmt = select(ReleaseDecision).where(ReleaseDecision.request_id.in_(ids))
+        decisions = list(session.scalars(stmt)) if ids else []
+    views = [build_view(r, [d for d in decisions if d.request_id == r.id], now) for r in rows]
     if state is not None:
         views = [v for v in views if v.state == state]
     if decidable:
@@ -211,7 +120,8 @@ def decision_refusal(ctx: Any, username: str, view: ReleaseRequestView, decision
                                  f"{view.id}; one person takes one decision per request")
     if _four_eyes(ctx, view.model):
         if username == view.requested_by:
-            return Refusal("denied", f"{username} requested release {view.id} and may not decide it (four eyes)")
+            return Refusal("denied", f"{username} requested release {view.id} and may not decide it "
+                                     "(four eyes)")
         if view.version_author and username == view.version_author:
             return Refusal("denied", f"{username} is the author of {view.model} version {view.version} and "
                                      "may not decide its release (four eyes)")
@@ -238,11 +148,12 @@ def _spec(ctx: Any, model: str) -> ModelSpec:
 
 def _check_chain(spec: ModelSpec) -> list[ApprovalStage]:
     chain = spec.approval.chain
+    approvers = [r for r, p in ROLE_PERMISSIONS.items() if Action.RELEASE_APPROVE in p]
     for stage in chain:
-        if Action.RELEASE_APPROVE not in ROLE_PERMISSIONS.get(stage.role, frozenset()):
+        if stage.role not in approvers:
             raise ConfigError(f"models file: {spec.name}.approval.stages: stage {stage.name!r} names role "
                               f"{stage.role!r}, which may not release.approve (roles that may: "
-                              f"{', '.join(r for r, p in ROLE_PERMISSIONS.items() if Action.RELEASE_APPROVE in p)})")
+                              f"{', '.join(approvers)})")
     return chain
 
 
@@ -280,11 +191,12 @@ def request_release(ctx: Any, actor: Actor, model: str, version: str | None = No
                 closed: int | None = None
                 if old is not None:
                     if old.version == version:
-                        raise Conflict(f"release request {old.id} for {model} version {version} is already open")
+                        raise Conflict(f"release request {old.id} for {model} version {version} "
+                                       "is already open")
                     old_expired = aware(old.expires_at) <= now  # type: ignore[operator]
                     if not old_expired and _version_order(old.version) > _version_order(version):
-                        raise Conflict(f"release request {old.id} for the newer version {old.version} of {model} "
-                                       f"is open; version {version} cannot be requested")
+                        raise Conflict(f"release request {old.id} for the newer version {old.version} of "
+                                       f"{model} is open; version {version} cannot be requested")
                     old.state = "expired" if old_expired else "superseded"
                     old.open_model, old.closed_at = None, now
                     old.closed_reason = ("expired" if old_expired
@@ -292,9 +204,11 @@ def request_release(ctx: Any, actor: Actor, model: str, version: str | None = No
                     closed = old.id
                     session.flush()
                 row = ReleaseRequest(model=model, version=version, requested_by=actor.username,
-                                     version_author=facts.author, opened_at=now, expires_at=expires, state=OPEN,
-                                     open_model=model, gates=json.dumps([r.as_dict() for r in results]),
-                                     stages=json.dumps([s.model_dump() for s in chain]), reason=reason.strip())
+                                     version_author=facts.author, opened_at=now, expires_at=expires,
+                                     state=OPEN, open_model=model,
+                                     gates=json.dumps([r.as_dict() for r in results]),
+                                     stages=json.dumps([s.model_dump() for s in chain]),
+                                     reason=reason.strip())
                 session.add(row)
                 session.flush()
                 return row.id, closed
@@ -310,7 +224,8 @@ def request_release(ctx: Any, actor: Actor, model: str, version: str | None = No
     return show_request(ctx, None, request_id, now=now)
 
 
-def _refuse(ctx: Any, actor: Actor, action: str, model: str, refusal: Refusal, details: dict[str, Any]) -> None:
+def _refuse(ctx: Any, actor: Actor, action: str, model: str, refusal: Refusal,
+            details: dict[str, Any]) -> None:
     outcome = "denied" if refusal.kind == "denied" else "failed"
     ctx.audit.append(actor, action, model, outcome, reason=refusal.message, details=details)
     if refusal.kind == "denied":
@@ -332,7 +247,7 @@ def _decide(ctx: Any, actor: Actor, request_id: int, decision: str, comment: str
     action = AUDIT_APPROVE if decision == "approve" else AUDIT_REJECT
     comment = _comment(comment)
     with session_scope(ctx.engine) as session:
-        _, first = _load(session, request_id, utc_or_now(now))
+        _, first = load_request(session, request_id, utc_or_now(now))
     require(ctx, actor, Action.RELEASE_APPROVE, first.model)  # audits a refusal as denied
     details: dict[str, Any] = {"request_id": request_id, "version": first.version}
     if decision == "reject" and not comment:
@@ -343,7 +258,7 @@ def _decide(ctx: Any, actor: Actor, request_id: int, decision: str, comment: str
     def attempt() -> ReleaseRequestView | Refusal:
         moment = utc_or_now(now)
         with write_scope(ctx.engine) as session:
-            row, view = _load(session, request_id, moment, lock=True)
+            row, view = load_request(session, request_id, moment, lock=True)
             refusal = decision_refusal(ctx, actor.username, view, decision, expected)
             if refusal is not None:
                 return refusal
@@ -362,7 +277,7 @@ def _decide(ctx: Any, actor: Actor, request_id: int, decision: str, comment: str
             ctx.audit.append(actor, action, view.model, "success", reason=comment,
                              details={**details, "stage": current.name, "state": row.state},
                              conn=session.connection())
-            _, after = _load(session, request_id, moment)
+            _, after = load_request(session, request_id, moment)
             return after
 
     for _ in range(3):  # a decision that lost a race is judged again against the winner's state
@@ -400,7 +315,8 @@ def expire_due(ctx: Any, actor: Actor, *, now: datetime | None = None) -> list[i
     for request_id, model in due:
         require(ctx, actor, Action.RELEASE_REQUEST, model)
         with write_scope(ctx.engine) as session:
-            row = session.scalar(select(ReleaseRequest).where(ReleaseRequest.id == request_id).with_for_update())
+            row = session.scalar(select(ReleaseRequest).where(ReleaseRequest.id == request_id)
+                                 .with_for_update())
             if row is None or row.state != OPEN:
                 continue
             row.state, row.open_model, row.closed_at, row.closed_reason = "expired", None, now, "expired"

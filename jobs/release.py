@@ -50,7 +50,8 @@ def build_parser():  # type: ignore[no-untyped-def]
                             ("reject", "reject a request (needs --comment)")):
         c = cmd(name, help_text)
         c.add_argument("request_id", type=int)
-        c.add_argument("--stage", default=None, help="the stage you mean to decide (refused if it is not current)")
+        c.add_argument("--stage", default=None,
+                       help="the stage you mean to decide (refused if it is not the current one)")
         c.add_argument("--comment", default="", required=name == "reject")
     return p
 
@@ -74,8 +75,8 @@ def print_request(view) -> None:  # type: ignore[no-untyped-def]
         print(f"  closed {_t(view.closed_at)}: {view.closed_reason}")
     print("  gates:")
     for g in view.gates:
-        print(f"    {g.name:<24} {g.status:<12} value {_value(g.value):<10} threshold {_value(g.threshold):<10} "
-              f"{g.mode:<9} {g.source}")
+        print(f"    {g.name:<24} {g.status:<12} value {_value(g.value):<10} "
+              f"threshold {_value(g.threshold):<10} {g.mode:<9} {g.source}")
     print("  stages:")
     for s in view.stages:
         by = ", ".join(s.approved_by) or "-"
@@ -95,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "list":
         views = releases.list_requests(ctx, actor.username, model=args.model, state=args.state,
                                        decidable=args.decidable)
-        print(f"{'id':>5} {'model':<20} {'version':<8} {'state':<17} {'stage':<12} {'requested by':<16} opened")
+        print(f"{'id':>5} {'model':<20} {'version':<8} {'state':<17} {'stage':<12} {'requested by':<16} "
+              "opened")
         for v in views:
             stage = v.current_stage.name if v.current_stage else "-"
             print(f"{v.id:>5} {v.model:<20} {v.version:<8} {v.state:<17} {stage:<12} {v.requested_by:<16} "

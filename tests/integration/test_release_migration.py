@@ -21,8 +21,8 @@ def test_0013_down_and_up(db_url: str) -> None:
         assert current_revision(eng) == "0013_releases"
         uniques = {tuple(u["column_names"]) for u in inspect(eng).get_unique_constraints("release_decisions")}
         assert {("request_id", "approver"), ("request_id", "ordinal")} <= uniques
-        assert {tuple(u["column_names"]) for u in inspect(eng).get_unique_constraints("release_requests")} == {
-            ("open_model",)}
+        requests = inspect(eng).get_unique_constraints("release_requests")
+        assert {tuple(u["column_names"]) for u in requests} == {("open_model",)}
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["connection_engine"] = eng

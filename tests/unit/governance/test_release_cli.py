@@ -24,7 +24,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     values = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIGIL_TOKEN")}
-    values.update({"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_CONFIG": str(REPO / "config" / "models.yaml"),
+    values.update({"VIGIL_DATA_DIR": str(tmp_path / "data"),
+                   "VIGIL_CONFIG": str(REPO / "config" / "models.yaml"),
                    "MLFLOW_TRACKING_URI": uri, "VIGIL_DEMO": "true"})
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.create_experiment("bc", artifact_location=str(tmp_path / "artifacts"))
@@ -33,7 +34,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         run = client.create_run(experiment, tags={"mlflow.user": "ml-engineer"})
         client.log_metric(run.info.run_id, "accuracy", accuracy)
         client.log_metric(run.info.run_id, "roc_auc", 0.97)
-        client.create_model_version("breast-cancer-mlp", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+        client.create_model_version("breast-cancer-mlp", f"{run.info.artifact_uri}/model",
+                                    run_id=run.info.run_id)
     ctx = AppContext.create(Settings.from_env(values))
     create_accounts(ctx)
     ctx.engine.dispose()
@@ -41,8 +43,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def release(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "jobs.release", *argv], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "jobs.release", *argv], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def audit_tail(env: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -55,8 +57,10 @@ def audit_tail(env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 def test_release_cli_exit_codes(env) -> None:  # type: ignore[no-untyped-def]
     denied = release(env, "request", "--as", "vic", "--model", "breast-cancer")
-    assert denied.returncode == EXIT_DENIED and "vic may not release.request on breast-cancer" in denied.stderr
-    assert [(e.actor, e.action, e.outcome) for e in audit_tail(env)][-1] == ("vic", "release.request", "denied")
+    assert denied.returncode == EXIT_DENIED
+    assert "vic may not release.request on breast-cancer" in denied.stderr
+    last = audit_tail(env)[-1]
+    assert (last.actor, last.action, last.outcome) == ("vic", "release.request", "denied")
 
     opened = release(env, "request", "--as", "opal", "--model", "breast-cancer", "--reason", "weekly retrain")
     assert opened.returncode == EXIT_OK, opened.stderr
@@ -85,4 +89,5 @@ def test_release_cli_exit_codes(env) -> None:  # type: ignore[no-untyped-def]
     shown = release(env, "show", "--as", "vic", "1")
     assert shown.returncode == EXIT_OK and "rita approved review: metrics fine" in shown.stdout
     assert release(env, "show", "--as", "vic", "99").returncode == EXIT_USAGE
-    assert release(env, "request", "--as", "opal", "--model", "breast-cancer", "--version", "7").returncode == EXIT_USAGE
+    unknown = release(env, "request", "--as", "opal", "--model", "breast-cancer", "--version", "7")
+    assert unknown.returncode == EXIT_USAGE and "no version 7" in unknown.stderr

@@ -16,7 +16,14 @@ from core.db import session_scope
 from core.errors import Conflict, VigilError
 from governance import releases
 from governance.release_tables import ReleaseDecision
-from tests.unit.governance.release_fixtures import BC, DIA, FakeVersions, create_accounts, facts, two_stage_models
+from tests.unit.governance.release_fixtures import (
+    BC,
+    DIA,
+    FakeVersions,
+    create_accounts,
+    facts,
+    two_stage_models,
+)
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -74,13 +81,15 @@ def test_approve_and_reject_at_once_yield_exactly_one_outcome(rctx, round_) -> N
     assert decisions_of(rctx, view.id) == 1
     entries = [e for e in rctx.audit.query(action="release.*") if e.details.get("request_id") == view.id
                and e.action in ("release.approve", "release.reject")]
-    assert sorted((e.actor, e.outcome) for e in entries) == sorted([(winners[0], "success"), (losers[0], "failed")])
+    expected = [(winners[0], "success"), (losers[0], "failed")]
+    assert sorted((e.actor, e.outcome) for e in entries) == sorted(expected)
 
 
 def test_three_approvals_for_a_stage_of_two_record_exactly_two(rctx) -> None:  # type: ignore[no-untyped-def]
     view = releases.request_release(rctx, Actor("opal", "ui"), BC, "3",
                                     versions=FakeVersions(facts("3", accuracy=0.93, roc_auc=0.97)), now=T0)
-    out = at_once({name: (lambda n=name: releases.approve(rctx, Actor(n, "ui"), view.id, stage="review", now=T0))
+    out = at_once({name: (lambda n=name: releases.approve(rctx, Actor(n, "ui"), view.id, stage="review",
+                                                          now=T0))
                    for name in ("rita", "rob", "ruth")})
     refused = [n for n, r in out.items() if isinstance(r, Exception)]
     assert len(refused) == 1, out

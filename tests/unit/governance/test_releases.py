@@ -16,7 +16,14 @@ from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from governance import releases
 from governance.release_gates import Evidence
 from governance.release_tables import ReleaseDecision
-from tests.unit.governance.release_fixtures import BC, DIA, FakeVersions, create_accounts, facts, two_stage_models
+from tests.unit.governance.release_fixtures import (
+    BC,
+    DIA,
+    FakeVersions,
+    create_accounts,
+    facts,
+    two_stage_models,
+)
 
 GOOD = dict(accuracy=0.93, roc_auc=0.97)
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -53,7 +60,8 @@ def test_request_snapshots_gates_and_the_chain_and_is_audited(rctx) -> None:  # 
     assert gates == {"min_accuracy": ("pass", 0.93, "blocking"), "min_roc_auc": ("pass", 0.97, "blocking"),
                      "max_latency_p95_ms": ("no evidence", None, "advisory")}
     assert view.blocking_gates == []
-    assert [(s.name, s.role, s.approvals) for s in view.stages] == [("review", "reviewer", 2), ("signoff", "admin", 1)]
+    chain = [(s.name, s.role, s.approvals) for s in view.stages]
+    assert chain == [("review", "reviewer", 2), ("signoff", "admin", 1)]
     assert view.current_stage.name == "review"
     entry = last(rctx, action="release.request")
     assert (entry.actor, entry.outcome, entry.resource) == ("opal", "success", BC)
@@ -192,7 +200,8 @@ def test_a_newer_version_supersedes_an_open_request(rctx) -> None:  # type: igno
 
 def test_lists_show_what_the_viewer_may_see_and_decide(rctx) -> None:  # type: ignore[no-untyped-def]
     bc = open_bc(rctx)
-    dia = releases.request_release(rctx, A("opal"), DIA, "7", versions=FakeVersions(facts("7", rmse=50.0)), now=T0)
+    dia = releases.request_release(rctx, A("opal"), DIA, "7", versions=FakeVersions(facts("7", rmse=50.0)),
+                                   now=T0)
     assert [v.id for v in releases.list_requests(rctx, "rita", now=T0)] == [dia.id, bc.id]
     assert [v.id for v in releases.list_requests(rctx, "vic", now=T0)] == [bc.id]  # viewer of BC only
     assert releases.list_requests(rctx, "vic", now=T0, decidable=True) == []
@@ -212,7 +221,8 @@ def test_the_database_refuses_a_second_decision_by_one_person_and_a_duplicate_or
 
     def insert(ordinal: int, approver: str) -> None:
         with write_scope(rctx.engine) as session:
-            session.add(ReleaseDecision(request_id=view.id, ordinal=ordinal, stage="review", approver=approver,
+            session.add(ReleaseDecision(request_id=view.id, ordinal=ordinal, stage="review",
+                                        approver=approver,
                                         decision="approve", comment="", decided_at=T0))
 
     insert(1, "rita")
@@ -221,7 +231,8 @@ def test_the_database_refuses_a_second_decision_by_one_person_and_a_duplicate_or
     with pytest.raises(IntegrityError):
         insert(1, "rob")  # a second outcome at the same position
     insert(2, "rob")
-    assert [d.approver for d in releases.show_request(rctx, "root", view.id, now=T0).decisions] == ["rita", "rob"]
+    stored = releases.show_request(rctx, "root", view.id, now=T0).decisions
+    assert [d.approver for d in stored] == ["rita", "rob"]
 
 
 def test_a_misconfigured_stage_role_is_named(rctx, models_config) -> None:  # type: ignore[no-untyped-def]
@@ -231,4 +242,5 @@ def test_a_misconfigured_stage_role_is_named(rctx, models_config) -> None:  # ty
     from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="role 'auditor'"):
-        releases.request_release(rctx, A("opal"), DIA, "7", versions=FakeVersions(facts("7", rmse=1.0)), now=T0)
+        releases.request_release(rctx, A("opal"), DIA, "7", versions=FakeVersions(facts("7", rmse=1.0)),
+                                 now=T0)
