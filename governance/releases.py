@@ -213,11 +213,14 @@ def request_release(ctx: Any, actor: Actor, model: str, version: str | None = No
                 session.flush()
                 return row.id, closed
 
-        try:
-            request_id, closed = retry_busy(write)
-        except IntegrityError:
-            raise Conflict(f"another release request for {model} was opened at the same moment; "
-                           "list the requests and retry") from None
+        for _ in range(3):  # lost a race for the model's open slot: judge again against the winner
+            try:
+                request_id, closed = retry_busy(write)
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise Conflict(f"release requests for {model} kept being opened at the same moment; retry")
         run.audit = {"request_id": request_id, "version": version, "superseded": closed,
                      "gates": {r.name: r.status for r in results},
                      "blocking": [r.name for r in blocking_failures(results)]}

@@ -107,3 +107,17 @@ def test_one_person_deciding_twice_at_once_is_recorded_once(rctx) -> None:  # ty
                    "cli": lambda: releases.approve(rctx, Actor("rita", "cli"), view.id, now=T0)})
     assert sum(isinstance(r, Exception) for r in out.values()) == 1, out
     assert decisions_of(rctx, view.id) == 1
+
+
+def test_two_versions_requested_at_once_leave_one_open_request_for_the_newer(rctx) -> None:  # type: ignore[no-untyped-def]
+    source = FakeVersions(facts("4", rmse=50.0), facts("5", rmse=50.0))
+    def request(version: str):  # type: ignore[no-untyped-def]
+        return lambda: releases.request_release(rctx, Actor("opal", "job"), DIA, version, versions=source, now=T0)
+
+    out = at_once({v: request(v) for v in ("4", "5")})
+    assert not isinstance(out["5"], Exception), out
+    if isinstance(out["4"], Exception):  # 5 opened first: 4 is refused as older
+        assert isinstance(out["4"], Conflict) and "newer version 5" in str(out["4"])
+    views = releases.list_requests(rctx, "rita", model=DIA, now=T0)
+    assert [(v.version, v.state) for v in views if v.state == "open"] == [("5", "open")]
+    assert {v.state for v in views if v.version == "4"} <= {"superseded"}
