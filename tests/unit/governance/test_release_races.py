@@ -112,7 +112,8 @@ def test_one_person_deciding_twice_at_once_is_recorded_once(rctx) -> None:  # ty
 def test_two_versions_requested_at_once_leave_one_open_request_for_the_newer(rctx) -> None:  # type: ignore[no-untyped-def]
     source = FakeVersions(facts("4", rmse=50.0), facts("5", rmse=50.0))
     def request(version: str):  # type: ignore[no-untyped-def]
-        return lambda: releases.request_release(rctx, Actor("opal", "job"), DIA, version, versions=source, now=T0)
+        return lambda: releases.request_release(rctx, Actor("opal", "job"), DIA, version, versions=source,
+                                                now=T0)
 
     out = at_once({v: request(v) for v in ("4", "5")})
     assert not isinstance(out["5"], Exception), out
