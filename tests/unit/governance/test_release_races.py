@@ -83,6 +83,7 @@ def test_approve_and_reject_at_once_yield_exactly_one_outcome(rctx, round_) -> N
                and e.action in ("release.approve", "release.reject")]
     expected = [(winners[0], "success"), (losers[0], "failed")]
     assert sorted((e.actor, e.outcome) for e in entries) == sorted(expected)
+    assert rctx.audit.verify().ok  # the decision's entry, written inside its transaction, kept the chain
 
 
 def test_three_approvals_for_a_stage_of_two_record_exactly_two(rctx) -> None:  # type: ignore[no-untyped-def]
@@ -98,6 +99,7 @@ def test_three_approvals_for_a_stage_of_two_record_exactly_two(rctx) -> None:  #
     assert final.state == "open" and final.current_stage.name == "signoff"
     assert sorted(final.stages[0].approved_by) == sorted(n for n in out if n not in refused)
     assert [d.ordinal for d in final.decisions] == [1, 2]
+    assert rctx.audit.verify().ok
 
 
 def test_one_person_deciding_twice_at_once_is_recorded_once(rctx) -> None:  # type: ignore[no-untyped-def]
