@@ -12,6 +12,10 @@ The rules that must hold even when two people click at the same moment live in t
   SQLite), two reviewers deciding at once yield exactly one outcome.
 - ``release_requests.open_model`` holds the model name while the request is open and NULL
   otherwise, and is unique: a model has at most one open request.
+
+``alias_moves`` is the history of MLflow alias moves (promotion, rollback, a move made outside the
+console) that open-source MLflow does not keep. Only its schema exists yet: promotion, rollback
+and the detection of outside changes (issue 10, next steps) write it.
 """
 
 from __future__ import annotations
@@ -64,3 +68,20 @@ class ReleaseDecision(Base):
     decision: Mapped[str] = mapped_column(String(8))  # approve | reject
     comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AliasMove(Base):
+    """One move of an MLflow alias of a model (e.g. ``champion`` from version 3 to 4), and why."""
+
+    __tablename__ = "alias_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    alias: Mapped[str] = mapped_column(String(64))
+    from_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    to_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # promotion | rollback | restore | external
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("release_requests.id"), nullable=True)
+    moved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

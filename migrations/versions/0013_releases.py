@@ -1,4 +1,4 @@
-"""releases: release requests and approval decisions (governance.release_tables)
+"""releases: release requests, approval decisions and alias history (governance.release_tables)
 
 Revision ID: 0013_releases
 """
@@ -50,9 +50,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("request_id", "ordinal", name="uq_release_decisions_ordinal"),
     )
     op.create_index("ix_release_decisions_request_id", "release_decisions", ["request_id"])
+    op.create_table(
+        "alias_moves",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("model", sa.String(128), nullable=False),
+        sa.Column("alias", sa.String(64), nullable=False),
+        sa.Column("from_version", sa.String(64), nullable=True),
+        sa.Column("to_version", sa.String(64), nullable=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("actor", sa.String(128), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("request_id", sa.Integer(), sa.ForeignKey("release_requests.id"), nullable=True),
+        sa.Column("moved_at", _TS, nullable=False),
+    )
+    op.create_index("ix_alias_moves_model", "alias_moves", ["model"])
+    op.create_index("ix_alias_moves_moved_at", "alias_moves", ["moved_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_alias_moves_moved_at", table_name="alias_moves")
+    op.drop_index("ix_alias_moves_model", table_name="alias_moves")
+    op.drop_table("alias_moves")
     op.drop_index("ix_release_decisions_request_id", table_name="release_decisions")
     op.drop_table("release_decisions")
     op.drop_index("ix_release_requests_state", table_name="release_requests")

@@ -1,4 +1,4 @@
-"""Migration 0013 (release requests and decisions) goes down to 0012 and up again on SQLite and
+"""Migration 0013 (release requests, decisions and alias history) goes down to 0012 and up again on SQLite and
 on the real PostgreSQL, leaving the other tables alone, and its constraints exist in the schema."""
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ def test_0013_down_and_up(db_url: str) -> None:
         cfg.attributes["connection_engine"] = eng
         command.downgrade(cfg, "0012_locks")
         tables = set(inspect(eng).get_table_names())
-        assert not {"release_requests", "release_decisions"} & tables
+        assert not {"release_requests", "release_decisions", "alias_moves"} & tables
         assert {"audit_log", "grants", "job_runs"} <= tables
         migrate(eng)
-        assert {"release_requests", "release_decisions"} <= set(inspect(eng).get_table_names())
+        assert {"release_requests", "release_decisions", "alias_moves"} <= set(inspect(eng).get_table_names())
         assert _diff(eng) == []
     finally:
         eng.dispose()
