@@ -244,3 +244,14 @@ def test_a_misconfigured_stage_role_is_named(rctx, models_config) -> None:  # ty
     with pytest.raises(ConfigError, match="role 'auditor'"):
         releases.request_release(rctx, A("opal"), DIA, "7", versions=FakeVersions(facts("7", rmse=1.0)),
                                  now=T0)
+
+
+def test_without_four_eyes_the_requester_may_decide_but_still_only_once(rctx, models_config) -> None:  # type: ignore[no-untyped-def]
+    raw = two_stage_models(models_config).model_dump()
+    raw["models"][0]["approval"]["four_eyes"] = False
+    rctx.models = type(models_config).model_validate(raw)
+    source = FakeVersions(facts("3", author="rex", **GOOD))
+    view = releases.request_release(rctx, A("rex"), BC, "3", versions=source, now=T0)
+    assert releases.approve(rctx, A("rex"), view.id, now=T0).stages[0].approved_by == ("rex",)
+    with pytest.raises(PermissionDenied, match="one decision per request"):
+        releases.approve(rctx, A("rex"), view.id, now=T0)
