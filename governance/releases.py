@@ -37,7 +37,7 @@ from core.config import ApprovalStage, ModelSpec
 from core.db import retry_busy, session_scope, write_scope
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from core.timeutil import aware, utc_or_now
-from governance.rbac import ROLE_PERMISSIONS, Action, can, permitted_models, require, require_view, roles_of
+from governance.rbac import ROLE_PERMISSIONS, Action, permitted_models, require, require_view, roles_of
 from governance.release_gates import (
     Evidence,
     MlflowVersions,
@@ -86,8 +86,9 @@ def list_requests(ctx: Any, viewer: str, *, model: str | None = None, state: str
     if state is not None:
         views = [v for v in views if v.state == state]
     if decidable:
-        views = [v for v in views if decision_refusal(ctx, viewer, v, "approve") is None
-                 or decision_refusal(ctx, viewer, v, "reject") is None]
+        who = decider(ctx, viewer)
+        views = [v for v in views if decision_refusal(who, v, "approve") is None
+                 or decision_refusal(who, v, "reject") is None]
     return views
 
 
@@ -98,14 +99,35 @@ class Refusal:
     message: str
 
 
-def _holds_role(ctx: Any, username: str, role: str, model: str) -> bool:
-    return any(r == role and scope in ("*", model) for r, scope in roles_of(ctx, username))
+@dataclass(frozen=True)
+class Decider:
+    """A person's standing for decisions, read once (grants as of now): their active (role, scope)
+    pairs, the models they may ``release.approve``, and whether four eyes applies per model."""
+
+    username: str
+    roles: frozenset[tuple[str, str]]
+    approvable: frozenset[str]
+    four_eyes: dict[str, bool]
+
+    def holds(self, role: str, model: str) -> bool:
+        return (role, "*") in self.roles or (role, model) in self.roles
 
 
-def decision_refusal(ctx: Any, username: str, view: ReleaseRequestView, decision: str,
+def decider(ctx: Any, username: str) -> Decider:
+    """``username``'s standing now (see :class:`Decider`)."""
+    return Decider(username, frozenset(roles_of(ctx, username)),
+                   frozenset(permitted_models(ctx, username, Action.RELEASE_APPROVE)),
+                   {m.name: m.approval.four_eyes for m in ctx.models.models})
+
+
+def decision_refusal(who: Decider, view: ReleaseRequestView, decision: str,
                      stage: str | None = None) -> Refusal | None:
-    """Why ``username`` may not take ``decision`` (approve/reject) on ``view`` now; None if they may."""
-    if not can(ctx, username, Action.RELEASE_APPROVE, view.model):
+    """Why ``who`` may not take ``decision`` (approve/reject) on ``view`` now; None if they may.
+
+    The one statement of the decision rule: the service enforces it, a page may call it to hide
+    buttons (``decider(ctx, username)`` once per page)."""
+    username = who.username
+    if view.model not in who.approvable:
         return Refusal("denied", f"{username} may not release.approve on {view.model}")
     if view.state != OPEN:
         return Refusal("conflict", f"release request {view.id} is {view.state}; it can no longer be decided")
@@ -118,27 +140,20 @@ def decision_refusal(ctx: Any, username: str, view: ReleaseRequestView, decision
         done = next(d for d in view.decisions if d.approver == username)
         return Refusal("denied", f"{username} already decided stage {done.stage!r} of release request "
                                  f"{view.id}; one person takes one decision per request")
-    if _four_eyes(ctx, view.model):
+    if who.four_eyes.get(view.model, True):  # a model removed from the file keeps the strict rule
         if username == view.requested_by:
             return Refusal("denied", f"{username} requested release {view.id} and may not decide it "
                                      "(four eyes)")
         if view.version_author and username == view.version_author:
             return Refusal("denied", f"{username} is the author of {view.model} version {view.version} and "
                                      "may not decide its release (four eyes)")
-    if not _holds_role(ctx, username, current.role, view.model):
+    if not who.holds(current.role, view.model):
         return Refusal("denied", f"stage {current.name!r} of release request {view.id} is decided by a "
                                  f"{current.role} of {view.model}; {username} is not one")
     if decision == "approve" and view.blocking_gates:
         names = ", ".join(f"{g.name} ({g.status})" for g in view.blocking_gates)
         return Refusal("conflict", f"release request {view.id} cannot be approved: blocking gates {names}")
     return None
-
-
-def _four_eyes(ctx: Any, model: str) -> bool:
-    try:
-        return ctx.models.get(model).approval.four_eyes
-    except NotFound:
-        return True  # a model removed from the file keeps the strict rule
 
 
 # -- changing state ------------------------------------------------------------------------------
@@ -262,7 +277,7 @@ def _decide(ctx: Any, actor: Actor, request_id: int, decision: str, comment: str
         moment = utc_or_now(now)
         with write_scope(ctx.engine) as session:
             row, view = load_request(session, request_id, moment, lock=True)
-            refusal = decision_refusal(ctx, actor.username, view, decision, expected)
+            refusal = decision_refusal(decider(ctx, actor.username), view, decision, expected)
             if refusal is not None:
                 return refusal
             current = view.current_stage
