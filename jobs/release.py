@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from governance.release_tables import REQUEST_STATES
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
 from jobs._identity import AS_HELP, cli_actor
 
@@ -37,8 +38,7 @@ def build_parser():  # type: ignore[no-untyped-def]
 
     c = cmd("list", "list release requests of the models you may view, newest first")
     c.add_argument("--model", default=None)
-    c.add_argument("--state", default=None, choices=["open", "approved", "rejected", "expired", "superseded",
-                                                     "promotion_failed", "promoted"])
+    c.add_argument("--state", default=None, choices=REQUEST_STATES)
     c.add_argument("--decidable", action="store_true", help="only those you may approve or reject now")
     c = cmd("show", "one request: gates, stages and decisions")
     c.add_argument("request_id", type=int)
