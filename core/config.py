@@ -63,10 +63,101 @@ class DriftSpec(_Strict):
     thresholds: dict[str, float] = Field(default_factory=dict)
 
 
+GateKind = Literal["min_metric", "max_metric", "max_drift_share", "max_psi", "max_latency_p95_ms",
+                   "min_completeness_pct"]
+_SPECIAL_GATES: dict[str, GateKind] = {
+    "max_drift_share": "max_drift_share", "max_psi": "max_psi",
+    "max_latency_p95_ms": "max_latency_p95_ms", "min_completeness_pct": "min_completeness_pct",
+}
+
+
+class GateSpec(_Strict):
+    """One quality gate of a release: ``kind`` compared with ``threshold``.
+
+    ``min_metric``/``max_metric`` read the metric ``metric`` logged with the version; the others
+    read the share of drifted features (0..1), the largest PSI, the latency p95 in milliseconds
+    or the completeness in percent. A ``blocking`` gate that fails (or has no evidence) stops the
+    approval; an ``advisory`` one is shown but does not block.
+    """
+
+    kind: GateKind
+    threshold: float
+    metric: str | None = None
+    mode: Literal["blocking", "advisory"] = "blocking"
+
+    @model_validator(mode="after")
+    def _metric_named(self) -> GateSpec:
+        if self.kind in ("min_metric", "max_metric") and not self.metric:
+            raise ValueError(f"a {self.kind} gate needs 'metric' (the MLflow metric name)")
+        if self.kind not in ("min_metric", "max_metric") and self.metric:
+            raise ValueError(f"a {self.kind} gate takes no 'metric'")
+        if self.kind in ("max_drift_share",) and not 0 <= self.threshold <= 1:
+            raise ValueError("max_drift_share is a share between 0 and 1")
+        if self.kind == "min_completeness_pct" and not 0 <= self.threshold <= 100:
+            raise ValueError("min_completeness_pct is a percentage between 0 and 100")
+        if self.kind in ("max_psi", "max_latency_p95_ms") and self.threshold < 0:
+            raise ValueError(f"{self.kind} must not be negative")
+        return self
+
+
+def _gate_from_name(name: str, value: object) -> object:
+    """The short forms: ``min_accuracy: 0.9``, ``max_rmse: {threshold: 65, mode: advisory}``,
+    ``max_psi: 0.2``; the full form names ``kind`` (and ``metric``) itself."""
+    if isinstance(value, dict) and "kind" in value:
+        return value
+    body = dict(value) if isinstance(value, dict) else {"threshold": value}
+    if name in _SPECIAL_GATES:
+        return {"kind": _SPECIAL_GATES[name], **body}
+    for prefix, kind in (("min_", "min_metric"), ("max_", "max_metric")):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return {"kind": kind, "metric": name[len(prefix):], **body}
+    raise ValueError(f"gate {name!r}: name it min_<metric>, max_<metric>, max_drift_share, max_psi, "
+                     "max_latency_p95_ms or min_completeness_pct, or give 'kind' explicitly")
+
+
+class ApprovalStage(_Strict):
+    """One stage of the approval chain: ``approvals`` distinct people holding ``role`` on the
+    model (or on ``*``) approve it; the stages are decided in the order listed."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    role: str = Field(default="reviewer", min_length=1)
+    approvals: int = Field(default=1, ge=1, le=20)
+
+
 class ApprovalPolicy(_Strict):
+    """How a new version of a model is released (see governance.releases).
+
+    Without ``stages`` the chain is one ``review`` stage of ``required_approvals`` reviewers, the
+    form older models files use; ``gates`` takes the old ``{name: threshold}`` form too.
+    """
+
     required_approvals: int = Field(default=1, ge=1)
     four_eyes: bool = True
-    gates: dict[str, float] = Field(default_factory=dict)
+    gates: dict[str, GateSpec] = Field(default_factory=dict)
+    stages: list[ApprovalStage] = Field(default_factory=list)
+    request_expiry_days: float = Field(default=14, gt=0, le=3650)
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _gate_forms(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        return {str(name): _gate_from_name(str(name), spec) for name, spec in value.items()}
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_stages(cls, value: list[ApprovalStage]) -> list[ApprovalStage]:
+        names = [s.name for s in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"approval stage names must be unique: {', '.join(dupes)}")
+        return value
+
+    @property
+    def chain(self) -> list[ApprovalStage]:
+        """The stages in order: as configured, else one ``review`` stage of reviewers."""
+        return list(self.stages) or [ApprovalStage(name="review", role="reviewer",
+                                                   approvals=self.required_approvals)]
 
 
 class RetrainSpec(_Strict):

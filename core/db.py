@@ -287,6 +287,7 @@ def import_all_tables() -> None:
     for module in (
         "core.tables",
         "governance.tables",
+        "governance.release_tables",
         "monitoring.logs.tables",
         "monitoring.drift.tables",
         "monitoring.slo.tables",

@@ -1,0 +1,117 @@
+"""Release requests and approvals from the command line (for scripts and CI).
+
+    python -m jobs.release list --as reviewer [--model breast-cancer] [--state open] [--decidable]
+    python -m jobs.release show --as reviewer 12
+    python -m jobs.release request --as operator --model breast-cancer [--version 4] [--reason "..."]
+    python -m jobs.release approve --as reviewer 12 [--stage review] [--comment "looks good"]
+    python -m jobs.release reject --as reviewer 12 --comment "ROC AUC below the champion's"
+
+``request`` needs release.request on the model and evaluates the model's quality gates against
+the metrics logged with the version in MLflow; ``approve``/``reject`` need release.approve and the
+role of the request's current stage on the model (see governance.releases for the four-eyes and
+one-decision-per-person rules). Outside demo mode a person acts with their personal API token in
+VIGIL_TOKEN (``--as`` alone only works in demo mode; see jobs/_identity.py).
+
+Exit codes: 0 ok, 1 the request cannot be decided in its state (closed, expired, blocking gates,
+a stage other than the current one), 2 bad input or unknown request/model/version, 4 permission
+denied (audited), 5 the database or MLflow is unavailable.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from governance.release_tables import REQUEST_STATES
+from jobs._cli import EXIT_OK, parser, run_main, setup_logging
+from jobs._identity import AS_HELP, cli_actor
+
+
+def build_parser():  # type: ignore[no-untyped-def]
+    p = parser("release", __doc__ or "")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help_text: str):  # type: ignore[no-untyped-def]
+        c = sub.add_parser(name, help=help_text, description=help_text)
+        c.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
+        return c
+
+    c = cmd("list", "list release requests of the models you may view, newest first")
+    c.add_argument("--model", default=None)
+    c.add_argument("--state", default=None, choices=REQUEST_STATES)
+    c.add_argument("--decidable", action="store_true", help="only those you may approve or reject now")
+    c = cmd("show", "one request: gates, stages and decisions")
+    c.add_argument("request_id", type=int)
+    c = cmd("request", "open a release request for a registered version (default: the newest)")
+    c.add_argument("--model", required=True)
+    c.add_argument("--version", default=None)
+    c.add_argument("--reason", default="")
+    for name, help_text in (("approve", "approve the current stage of a request"),
+                            ("reject", "reject a request (needs --comment)")):
+        c = cmd(name, help_text)
+        c.add_argument("request_id", type=int)
+        c.add_argument("--stage", default=None,
+                       help="the stage you mean to decide (refused if it is not the current one)")
+        c.add_argument("--comment", default="", required=name == "reject")
+    return p
+
+
+def _t(moment) -> str:  # type: ignore[no-untyped-def]
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+
+def _value(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def print_request(view) -> None:  # type: ignore[no-untyped-def]
+    stage = view.current_stage.name if view.current_stage else "-"
+    print(f"request {view.id}: {view.model} version {view.version} is {view.state} (stage {stage})")
+    print(f"  requested by {view.requested_by} at {_t(view.opened_at)}, expires {_t(view.expires_at)}; "
+          f"version author {view.version_author or 'unknown'}")
+    if view.reason:
+        print(f"  reason: {view.reason}")
+    if view.closed_reason:
+        print(f"  closed {_t(view.closed_at)}: {view.closed_reason}")
+    print("  gates:")
+    for g in view.gates:
+        print(f"    {g.name:<24} {g.status:<12} value {_value(g.value):<10} "
+              f"threshold {_value(g.threshold):<10} {g.mode:<9} {g.source}")
+    print("  stages:")
+    for s in view.stages:
+        by = ", ".join(s.approved_by) or "-"
+        print(f"    {s.name:<12} {s.role:<9} {len(s.approved_by)}/{s.approvals} approved by {by}")
+    for d in view.decisions:
+        print(f"  {_t(d.decided_at)} {d.approver} {d.decision}d {d.stage}: {d.comment}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    from core.context import AppContext
+    from governance import releases
+
+    ctx = AppContext.create()
+    actor = cli_actor(ctx, args.as_user)
+    if args.command == "list":
+        views = releases.list_requests(ctx, actor.username, model=args.model, state=args.state,
+                                       decidable=args.decidable)
+        print(f"{'id':>5} {'model':<20} {'version':<8} {'state':<17} {'stage':<12} {'requested by':<16} "
+              "opened")
+        for v in views:
+            stage = v.current_stage.name if v.current_stage else "-"
+            print(f"{v.id:>5} {v.model:<20} {v.version:<8} {v.state:<17} {stage:<12} {v.requested_by:<16} "
+                  f"{_t(v.opened_at)}")
+    elif args.command == "show":
+        print_request(releases.show_request(ctx, actor.username, args.request_id))
+    elif args.command == "request":
+        print_request(releases.request_release(ctx, actor, args.model, args.version, reason=args.reason))
+    elif args.command == "approve":
+        print_request(releases.approve(ctx, actor, args.request_id, comment=args.comment, stage=args.stage))
+    elif args.command == "reject":
+        print_request(releases.reject(ctx, actor, args.request_id, comment=args.comment, stage=args.stage))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
