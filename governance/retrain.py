@@ -293,6 +293,8 @@ def labelled_rows_since(ctx: Any, model: str, since: datetime | None) -> int:
             where += f" AND epoch(timestamp) > {since.timestamp()!r}"
         return int(con.execute(f"SELECT count(*) FROM {duckdb_source(con, store, model)} WHERE {where}")
                    .fetchone()[0])
+    except duckdb.BinderException:  # no stored part has a label column yet: no labelled row
+        return 0
     finally:
         con.close()
 

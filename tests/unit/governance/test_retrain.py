@@ -141,3 +141,53 @@ def test_policy_queues_as_system_after_k_consecutive_drifted_runs(qctx) -> None:
     with pytest.raises(PermissionDenied):
         retrain.evaluate_policy(qctx, Actor("vic", "job"), DIA)
     assert qctx.audit.query()[-1].outcome == "denied"
+
+
+def _labelled_part(ctx, model: str, name: str, stamps: list[datetime], labels: list[str | None] | None) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from monitoring.logs.schema import model_store_dir
+
+    folder = model_store_dir(ctx.settings.logstore_dir, model) / "date=2026-11-30"
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = {"timestamp": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+               "request_id": [f"{name}-{i}" for i in range(len(stamps))]}
+    if labels is not None:
+        columns["label"] = pa.array(labels, pa.string())
+    pq.write_table(pa.table(columns), folder / f"{name}.parquet")
+
+
+def test_policy_counts_labelled_rows_since_the_last_succeeded_retrain(settings, models_config) -> None:  # type: ignore[no-untyped-def]
+    config = with_retrain(models_config, {BC: py("print(1)")},
+                          policy={BC: {"enabled": True, "drift_consecutive": None, "new_labels": 4}})
+    context = AppContext.create(settings, models=config)
+    create_accounts(context)
+    try:
+        assert retrain.evaluate_policy(context, OPAL, BC).why == "no trigger"  # no logs at all
+        _labelled_part(context, BC, "unlabelled", [T0 - timedelta(hours=2)] * 3, None)  # no label column
+        assert retrain.labelled_rows_since(context, BC, None) == 0
+        before = [T0 - timedelta(hours=1)] * 3
+        after = [T0 + timedelta(minutes=m) for m in range(1, 7)]
+        _labelled_part(context, BC, "labelled", before + after, ["1", "0", "1", "1", None, "0", None, "1", "1"])
+        assert retrain.labelled_rows_since(context, BC, None) == 7
+        job = retrain.request_retrain(context, OPAL, BC, reason="baseline", now=T0 - timedelta(hours=3))
+        retrain.claim_next(context, "w1")
+        retrain.finish(context, job.id, "w1", succeeded=True, exit_code=0, error=None, log_tail="", now=T0)
+        assert retrain.last_training(context, BC) == T0
+        assert retrain.labelled_rows_since(context, BC, T0) == 4  # labelled rows after T0 (2 are unlabelled)
+        outcome = retrain.evaluate_policy(context, OPAL, BC)
+        assert outcome.triggered and "4 new labelled rows since 2026-11-30T12:00:00Z" in outcome.why
+    finally:
+        context.engine.dispose()
+
+
+def test_retrain_config_keeps_the_older_minutes_form_and_the_policy_is_off_by_default(models_config) -> None:  # type: ignore[no-untyped-def]
+    from core.config import RetrainSpec
+
+    shipped = models_config.get(BC).retrain  # config/models.yaml: timeout_minutes: 30
+    assert shipped.timeout_seconds == 30 * 60 and not shipped.policy.enabled
+    assert shipped.policy.new_labels == 1000
+    assert RetrainSpec(command="x", timeout_minutes=30, timeout_s=90).timeout_seconds == 90
+    with pytest.raises(ValueError):
+        RetrainSpec(command="x", timeout_s=0)
