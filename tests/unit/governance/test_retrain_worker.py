@@ -199,3 +199,26 @@ def test_release_retrain_cli_queues_refuses_and_the_worker_runs_it(tmp_path, mod
     assert done.returncode == EXIT_OK, done.stderr
     assert f"retrain {job.id} of {BC}: succeeded (exit 0)" in done.stdout
     assert retrain.show_retrain(ctx, "vic", job.id).log_tail == "trained"
+
+
+def test_worker_policy_mode_queues_what_fires_and_leaves_the_rest(tmp_path, models_config) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from core.db import write_scope
+    from monitoring.drift.tables import DriftRun
+
+    config = with_retrain(models_config, {BC: py("print(1)"), DIA: py("print(1)")},
+                          policy={DIA: {"enabled": True, "drift_consecutive": 2, "new_labels": None}})
+    ctx, env = make_ctx(tmp_path, config, {})
+    end = datetime(2026, 11, 30, tzinfo=UTC)
+    with write_scope(ctx.engine) as session:
+        for day in range(2):
+            session.add(DriftRun(model=DIA, version="1", window="1d", window_start=end - timedelta(days=day + 1),
+                                 window_end=end - timedelta(days=day), at=end, status="ok", dataset_drift=True))
+    done = subprocess.run([sys.executable, "-m", "jobs.worker", "--policy", "--as", "opal"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == EXIT_OK, done.stderr
+    job = retrain.list_retrains(ctx, "opal", DIA)[0]
+    assert f"{DIA}: retrain {job.id} queued (dataset drift in each of the last 2 drift runs)" in done.stdout
+    assert f"{BC}: no retrain (policy off)" in done.stdout
+    assert (job.requested_by, job.trigger, job.state) == ("system", "policy", "queued")
