@@ -84,6 +84,15 @@ def tail_text(lines: Iterable[str]) -> str:
 
 
 # -- asking for a retrain ------------------------------------------------------------------------
+def _queued(spec: Any, requested_by: str, trigger: str, reason: str, now: datetime) -> RetrainJob:
+    """A new queued job of ``spec``'s model holding the model's active slot (the unique column)."""
+    if not spec.retrain.command.strip():
+        raise ConfigError(f"models file: {spec.name}.retrain.command is empty: nothing to run")
+    return RetrainJob(model=spec.name, state="queued", active_model=spec.name, requested_by=requested_by,
+                      trigger=trigger, reason=reason, command=spec.retrain.command,
+                      timeout_s=spec.retrain.timeout_seconds, queued_at=now, log_tail="")
+
+
 def request_retrain(ctx: Any, actor: Actor, model: str, *, reason: str, trigger: str = "manual",
                     now: datetime | None = None) -> RetrainView:
     """Queue a retrain of ``model``; needs ``model.retrain`` on it (refusal audited ``denied``).
@@ -100,14 +109,9 @@ def request_retrain(ctx: Any, actor: Actor, model: str, *, reason: str, trigger:
     spec = ctx.models.get(model)  # NotFound names the configured models
     with governed_run(ctx, actor, Action.MODEL_RETRAIN, model, job="retrain", record=False,
                       failure_details={"step": "enqueue", "trigger": trigger}) as run:
-        if not spec.retrain.command.strip():
-            raise ConfigError(f"models file: {model}.retrain.command is empty: nothing to run")
-
         def write() -> int:
             with write_scope(ctx.engine) as session:
-                row = RetrainJob(model=model, state="queued", active_model=model, requested_by=actor.username,
-                                 trigger=trigger, reason=reason, command=spec.retrain.command,
-                                 timeout_s=spec.retrain.timeout_seconds, queued_at=now, log_tail="")
+                row = _queued(spec, actor.username, trigger, reason, now)
                 session.add(row)
                 session.flush()
                 return row.id
@@ -177,6 +181,17 @@ def claim_next(ctx: Any, worker: str, *, now: datetime | None = None) -> Retrain
     return None
 
 
+def _update_own(ctx: Any, job_id: int, worker: str, values: dict[str, Any]) -> bool:
+    """Update ``worker``'s running job; False when it is no longer that (reaped, or finished)."""
+    def write() -> bool:
+        with write_scope(ctx.engine) as session:
+            done = session.execute(update(RetrainJob).where(RetrainJob.id == job_id, RetrainJob.worker == worker[:256],
+                                                            RetrainJob.state == "running").values(**values))
+            return done.rowcount == 1
+
+    return retry_busy(write)
+
+
 def heartbeat(ctx: Any, job_id: int, worker: str, *, log_tail: str | None = None,
               now: datetime | None = None) -> bool:
     """Store that ``worker`` is alive on the job (and its log tail); False when the job is no
@@ -185,13 +200,7 @@ def heartbeat(ctx: Any, job_id: int, worker: str, *, log_tail: str | None = None
     if log_tail is not None:
         values["log_tail"] = log_tail
 
-    def write() -> bool:
-        with write_scope(ctx.engine) as session:
-            done = session.execute(update(RetrainJob).where(RetrainJob.id == job_id, RetrainJob.worker == worker[:256],
-                                                            RetrainJob.state == "running").values(**values))
-            return done.rowcount == 1
-
-    return retry_busy(write)
+    return _update_own(ctx, job_id, worker, values)
 
 
 def finish(ctx: Any, job_id: int, worker: str, *, succeeded: bool, exit_code: int | None, error: str | None,
@@ -203,13 +212,7 @@ def finish(ctx: Any, job_id: int, worker: str, *, succeeded: bool, exit_code: in
               "error": redact_text(error)[:2000] if error else None, "log_tail": log_tail,
               "produced_version": produced_version}
 
-    def write() -> bool:
-        with write_scope(ctx.engine) as session:
-            done = session.execute(update(RetrainJob).where(RetrainJob.id == job_id, RetrainJob.worker == worker[:256],
-                                                            RetrainJob.state == "running").values(**values))
-            return done.rowcount == 1
-
-    return retry_busy(write)
+    return _update_own(ctx, job_id, worker, values)
 
 
 def record_release(ctx: Any, job_id: int, *, request_id: int | None, error: str | None) -> None:
@@ -338,15 +341,11 @@ def _enqueue_as_system(ctx: Any, system: Actor, model: str, why: str, now: datet
     """The policy's enqueue: the caller's grant was checked; ``system`` holds no grant itself, so
     the row and its audit entry are written here rather than through :func:`request_retrain`."""
     spec = ctx.models.get(model)
-    if not spec.retrain.command.strip():
-        raise ConfigError(f"models file: {model}.retrain.command is empty: nothing to run")
     moment = utc_or_now(now)
 
     def write() -> int:
         with write_scope(ctx.engine) as session:
-            row = RetrainJob(model=model, state="queued", active_model=model, requested_by=SYSTEM,
-                             trigger="policy", reason=why, command=spec.retrain.command,
-                             timeout_s=spec.retrain.timeout_seconds, queued_at=moment, log_tail="")
+            row = _queued(spec, SYSTEM, "policy", why, moment)
             session.add(row)
             session.flush()
             ctx.audit.append(system, Action.MODEL_RETRAIN, model, "success", reason=why,
