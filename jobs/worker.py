@@ -10,7 +10,8 @@ schedule entry ``worker: '* * * * *'`` in the models file, a crontab line or a K
 runs it; ``--loop`` is for one long-lived worker process (any number of them may share a
 database: a job is claimed by exactly one, see governance.retrain.claim_next).
 
-For each job: the command (split like a shell would, run without one, with the job environment
+For each job: the command (split like a shell would, run without one, a leading ``python`` meaning
+the worker's own interpreter as in jobs.scheduler, with the job environment
 minus VIGIL_TOKEN plus ``VIGIL_RETRAIN_JOB`` and ``VIGIL_RETRAIN_MODEL``) runs as a subprocess
 with the model's timeout; its stdout and stderr are captured, the last 200 lines (redacted)
 stored with every heartbeat (``--heartbeat-s``, default 5) and at the end. The run goes through
@@ -111,6 +112,8 @@ def execute(ctx: Any, job: Any, worker: str, *, heartbeat_s: float) -> Execution
         return Execution(None, f"the command cannot be parsed: {exc}", lines, None)
     if not argv:
         return Execution(None, "the command is empty", lines, None)
+    if argv[0] in ("python", "python3"):  # the worker's own interpreter, as jobs.scheduler runs jobs
+        argv[0] = sys.executable
     env = {**job_environment(), "VIGIL_RETRAIN_JOB": str(job.id), "VIGIL_RETRAIN_MODEL": job.model,
            "PYTHONUNBUFFERED": "1"}
     try:

@@ -222,3 +222,11 @@ def test_worker_policy_mode_queues_what_fires_and_leaves_the_rest(tmp_path, mode
     assert f"{DIA}: retrain {job.id} queued (dataset drift in each of the last 2 drift runs)" in done.stdout
     assert f"{BC}: no retrain (policy off)" in done.stdout
     assert (job.requested_by, job.trigger, job.state) == ("system", "policy", "queued")
+
+
+def test_a_leading_python_is_the_workers_own_interpreter(tmp_path, models_config) -> None:  # type: ignore[no-untyped-def]
+    # the shipped commands say `python -m jobs.demo ...`; PATH's python may lack the project's packages
+    ctx, _ = make_ctx(tmp_path, models_config, {BC: "python -c 'import sys; print(sys.executable)'"})
+    retrain.request_retrain(ctx, OPAL, BC, reason="x")
+    final = run_job(ctx, OPAL, retrain.claim_next(ctx, "w1"), "w1", heartbeat_s=0.2)
+    assert (final.state, final.log_tail) == ("succeeded", sys.executable)
