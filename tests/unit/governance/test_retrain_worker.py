@@ -230,3 +230,18 @@ def test_a_leading_python_is_the_workers_own_interpreter(tmp_path, models_config
     retrain.request_retrain(ctx, OPAL, BC, reason="x")
     final = run_job(ctx, OPAL, retrain.claim_next(ctx, "w1"), "w1", heartbeat_s=0.2)
     assert (final.state, final.log_tail) == ("succeeded", sys.executable)
+
+
+def test_a_worker_account_without_model_retrain_is_refused_audited_and_the_job_failed(tmp_path, models_config) -> None:  # type: ignore[no-untyped-def]
+    from core.errors import PermissionDenied
+
+    ran = tmp_path / "ran.txt"
+    ctx, _ = make_ctx(tmp_path, models_config, {BC: py(f"open({str(ran)!r}, 'w').write('ran')")})
+    job = retrain.request_retrain(ctx, OPAL, BC, reason="x")
+    with pytest.raises(PermissionDenied):
+        run_job(ctx, Actor("vic", "job"), retrain.claim_next(ctx, "w1"), "w1", heartbeat_s=0.2)
+    assert not ran.exists()  # refused before the command ran
+    view = retrain.show_retrain(ctx, "opal", job.id)
+    assert view.state == "failed" and "vic may not model.retrain" in (view.error or "")
+    last = ctx.audit.query(action="model.retrain")[-1]
+    assert (last.actor, last.outcome) == ("vic", "denied")
