@@ -1,4 +1,5 @@
-"""`python -m jobs.worker` and its pieces with real subprocess commands: output capture and the
+"""`python -m jobs.worker` and its pieces with real subprocess commands (the kill and the
+two-worker tests on SQLite and the real PostgreSQL, the rest on SQLite): output capture and the
 log tail, the VIGIL_VERSION contract opening a release request, failures audited and posted to
 the webhook, timeouts, a SIGKILLed worker whose job is marked failed once its heartbeat lapses,
 two workers that never run the same job, and `jobs.release retrain` exit codes."""
@@ -59,7 +60,7 @@ def hook() -> Iterator[Hook]:
 
 
 def make_ctx(tmp_path: Path, models_config, commands: dict[str, str], *, timeout_s: int = 60,
-             webhook: str | None = None) -> tuple[AppContext, dict[str, str]]:  # type: ignore[no-untyped-def]
+             webhook: str | None = None, db_url: str | None = None) -> tuple[AppContext, dict[str, str]]:  # type: ignore[no-untyped-def]
     config = with_retrain(models_config, commands, timeout_s=timeout_s)
     path = write_models(config, tmp_path / "models.yaml")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIGIL_TOKEN", "VIGIL_WEBHOOK_URL")}
@@ -67,6 +68,8 @@ def make_ctx(tmp_path: Path, models_config, commands: dict[str, str], *, timeout
                 "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"})
     if webhook:
         env["VIGIL_WEBHOOK_URL"] = webhook
+    if db_url:
+        env["DATABASE_URL"] = db_url
     ctx = AppContext.create(Settings.from_env(env), models=config)
     create_accounts(ctx)
     return ctx, env
@@ -128,10 +131,10 @@ def worker(env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_sigkilled_worker_leaves_a_job_that_is_failed_after_its_heartbeat_lapses(tmp_path, models_config) -> None:  # type: ignore[no-untyped-def]
+def test_a_sigkilled_worker_leaves_a_job_that_is_failed_after_its_heartbeat_lapses(tmp_path, models_config, db_url) -> None:  # type: ignore[no-untyped-def]
     pid_file = tmp_path / "trainer.pid"
     code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
-    ctx, env = make_ctx(tmp_path, models_config, {BC: py(code)})
+    ctx, env = make_ctx(tmp_path, models_config, {BC: py(code)}, db_url=db_url)
     job = retrain.request_retrain(ctx, OPAL, BC, reason="x")
     proc = worker(env, "--once", "--heartbeat-s", "0.2", "--lapse-s", "2")
     deadline = time.monotonic() + 60
@@ -163,11 +166,11 @@ def test_a_sigkilled_worker_leaves_a_job_that_is_failed_after_its_heartbeat_laps
     assert (last.outcome, last.details["step"], last.details["retrain_job"]) == ("failed", "reap", job.id)
 
 
-def test_two_workers_never_run_the_same_job(tmp_path, models_config) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_never_run_the_same_job(tmp_path, models_config, db_url) -> None:  # type: ignore[no-untyped-def]
     ran = tmp_path / "ran.txt"
     code = (f"import os, time; time.sleep(0.5); "
             f"open({str(ran)!r}, 'a').write(os.environ['VIGIL_RETRAIN_JOB'] + '\\n')")
-    ctx, env = make_ctx(tmp_path, models_config, {BC: py(code), DIA: py(code)})
+    ctx, env = make_ctx(tmp_path, models_config, {BC: py(code), DIA: py(code)}, db_url=db_url)
     ids = {retrain.request_retrain(ctx, OPAL, m, reason="x").id for m in (BC, DIA)}
     workers = [worker(env, "--heartbeat-s", "0.2") for _ in range(3)]  # bare: drain the queue
     for w in workers:
