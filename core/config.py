@@ -160,9 +160,30 @@ class ApprovalPolicy(_Strict):
                                                    approvals=self.required_approvals)]
 
 
+class RetrainPolicy(_Strict):
+    """When the retrain policy (governance.retrain.evaluate_policy) enqueues a retrain by itself, as
+    actor ``system``; off unless ``enabled``. Either trigger suffices: the last
+    ``drift_consecutive`` drift runs all found dataset drift, or at least ``new_labels`` labelled
+    rows arrived since the last training (the last succeeded retrain, else never: all rows count)."""
+
+    enabled: bool = False
+    drift_consecutive: int | None = Field(default=3, ge=1)
+    new_labels: int | None = Field(default=1000, ge=1)
+
+
 class RetrainSpec(_Strict):
+    """How a model is retrained by ``python -m jobs.worker``: ``command`` (split like a shell
+    would, run without one) with a timeout of ``timeout_s`` seconds, or ``timeout_minutes`` (the
+    older form) when ``timeout_s`` is absent."""
+
     command: str = ""
     timeout_minutes: int = Field(default=60, ge=1)
+    timeout_s: int | None = Field(default=None, ge=1)
+    policy: RetrainPolicy = Field(default_factory=RetrainPolicy)
+
+    @property
+    def timeout_seconds(self) -> int:
+        return self.timeout_s if self.timeout_s is not None else self.timeout_minutes * 60
 
 
 class ModelSpec(_Strict):

@@ -288,6 +288,7 @@ def import_all_tables() -> None:
         "core.tables",
         "governance.tables",
         "governance.release_tables",
+        "governance.retrain_tables",
         "monitoring.logs.tables",
         "monitoring.drift.tables",
         "monitoring.slo.tables",

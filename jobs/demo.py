@@ -252,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             handle.details = {"mode": "retrain", **details}
             handle.message = f"registered {details['registered_model']} version {details['version']}"
         print(f"{handle.message} (no alias moved: request a release to promote it)")
+        print(f"VIGIL_VERSION={details['version']}")  # jobs.worker's contract: it opens the release request
         return EXIT_OK
     if args.force:
         from demo.actions import check_reset

@@ -53,6 +53,9 @@ def build_parser():  # type: ignore[no-untyped-def]
         c.add_argument("--stage", default=None,
                        help="the stage you mean to decide (refused if it is not the current one)")
         c.add_argument("--comment", default="", required=name == "reject")
+    c = cmd("retrain", "queue a retrain of a model (python -m jobs.worker runs it); prints the job id")
+    c.add_argument("--model", required=True)
+    c.add_argument("--reason", required=True, help="why the model is retrained (kept with the job)")
     return p
 
 
@@ -85,6 +88,16 @@ def print_request(view) -> None:  # type: ignore[no-untyped-def]
         print(f"  {_t(d.decided_at)} {d.approver} {d.decision}d {d.stage}: {d.comment}")
 
 
+def retrain_cmd(ctx, actor, args) -> None:  # type: ignore[no-untyped-def]
+    """``retrain --model M --reason "..."``: queue a retrain (governance.retrain.request_retrain:
+    model.retrain on the model, exit 4 and audited when refused; exit 1 while another retrain of the
+    model is queued or running). ``python -m jobs.worker`` runs the queue."""
+    from governance.retrain import request_retrain
+
+    job = request_retrain(ctx, actor, args.model, reason=args.reason)
+    print(f"retrain {job.id} of {job.model} queued: {job.command} (timeout {job.timeout_s} s)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -110,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_request(releases.approve(ctx, actor, args.request_id, comment=args.comment, stage=args.stage))
     elif args.command == "reject":
         print_request(releases.reject(ctx, actor, args.request_id, comment=args.comment, stage=args.stage))
+    elif args.command == "retrain":
+        retrain_cmd(ctx, actor, args)
     return EXIT_OK
 
 
