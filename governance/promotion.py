@@ -89,7 +89,7 @@ class ChampionMove:
     old_version: str | None
     new_version: str
     hook: str  # what the hook did, in words
-    seconds: float  # from the call to the alias moved (before the hook)
+    seconds: float  # from the service call to both aliases moved (before the hook)
 
 
 @dataclass(frozen=True)
@@ -215,13 +215,12 @@ def _move_row_copy(row: AliasMove) -> AliasMove:  # a fresh row (a retried write
 
 
 def _move_champion(ctx: Any, actor: Actor, spec: ModelSpec, registry: ModelRegistry, target: str | None, *,
-                   kind: str, reason: str, request_id: int | None, now: datetime,
-                   note: dict[str, Any]) -> tuple[ChampionMove, list[AliasMove]]:
+                   kind: str, reason: str, request_id: int | None, now: datetime, note: dict[str, Any],
+                   started: float) -> tuple[ChampionMove, list[AliasMove]]:
     """Point ``champion`` at ``target`` (None: the previous champion) and ``previous-champion`` at
     the old champion, then call the hook; on any failure put the aliases back and re-raise.
     Returns the move and its rows (not yet written: the caller writes them with its own state).
-    The caller holds the model's alias lock."""
-    started = time.perf_counter()
+    The caller holds the model's alias lock; ``started`` is its ``perf_counter`` at the call."""
     rm = spec.registered_model
     before = registry.aliases(rm)
     old, previous = before.get(CHAMPION), before.get(PREVIOUS)
@@ -268,7 +267,7 @@ def promote(ctx: Any, actor: Actor, request_id: int, *, now: datetime | None = N
     No permission check of its own: governance.releases calls it for the final approver, and
     :func:`retry_promotion` checks ``release.approve`` first. A failure does not raise: the request
     shows ``promotion_failed`` with the error."""
-    now = utc_or_now(now)
+    started, now = time.perf_counter(), utc_or_now(now)
     with session_scope(ctx.engine) as session:
         _, view = load_request(session, request_id, now)
     spec = ctx.models.get(view.model)
@@ -284,7 +283,7 @@ def promote(ctx: Any, actor: Actor, request_id: int, *, now: datetime | None = N
             _sync_one(ctx, actor, spec, registry, now)
             move, rows = _move_champion(ctx, actor, spec, registry, view.version, kind="promotion",
                                         reason=f"release request {request_id}", request_id=request_id,
-                                        now=now, note=details)
+                                        now=now, note=details, started=started)
 
             def done() -> None:
                 with write_scope(ctx.engine) as session:
@@ -344,7 +343,7 @@ def rollback(ctx: Any, actor: Actor, model: str, *, reason: str, to_version: str
     """Point ``champion`` of ``model`` back at ``to_version`` (default: the previous champion).
 
     Needs ``model.rollback`` on the model and a reason; see the module doc."""
-    now = utc_or_now(now)
+    started, now = time.perf_counter(), utc_or_now(now)
     with governed_run(ctx, actor, Action.MODEL_ROLLBACK, model, job="rollback",
                       failure_details={"to_version": to_version, "reason": (reason or "")[:500]}) as run:
         reason = (reason or "").strip()
@@ -357,7 +356,7 @@ def rollback(ctx: Any, actor: Actor, model: str, *, reason: str, to_version: str
             registry = registry_of(ctx)
             _sync_one(ctx, actor, spec, registry, now)
             move, rows = _move_champion(ctx, actor, spec, registry, to_version, kind="rollback", reason=reason,
-                                        request_id=None, now=now, note=run.audit)
+                                        request_id=None, now=now, note=run.audit, started=started)
             _write(ctx, rows)
         run.message = f"{model}: champion {move.old_version or '(none)'} -> {move.new_version}"
         run.details = {"old_version": move.old_version, "new_version": move.new_version}
