@@ -22,31 +22,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RM, MODEL = "breast-cancer-mlp", "breast-cancer"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def start_mlflow(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    """An MLflow server as tests/mlflow_server.py starts one (no job runner, SQLite backend)."""
+    from tests.mlflow_server import _healthy, free_port
+
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true",
                MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")

@@ -261,6 +261,26 @@ def _move_champion(ctx: Any, actor: Actor, spec: ModelSpec, registry: ModelRegis
 
 
 # -- promotion -------------------------------------------------------------------------------------
+class _NotPromotable(Conflict):
+    pass
+
+
+def _close(ctx: Any, actor: Actor, spec: ModelSpec, request_id: int, now: datetime, state: str, outcome: str,
+           reason: str, details: dict[str, Any], rows: list[AliasMove]) -> None:
+    """The request's outcome, its alias moves and the ``release.promote`` entry, in one transaction."""
+    def write() -> None:
+        with write_scope(ctx.engine) as session:
+            row = session.scalar(select(ReleaseRequest).where(ReleaseRequest.id == request_id).with_for_update())
+            assert row is not None
+            row.state, row.closed_at, row.closed_reason = state, now, reason
+            session.add_all([_move_row_copy(r) for r in rows])
+            session.flush()
+            ctx.audit.append(actor, AUDIT_PROMOTE, spec.name, outcome, reason=reason[:1000], details=details,
+                             conn=session.connection())
+
+    retry_busy(write)
+
+
 def promote(ctx: Any, actor: Actor, request_id: int, *, now: datetime | None = None) -> ReleaseRequestView:
     """Promote the version of an approved (or ``promotion_failed``) request; see the module doc.
 
@@ -277,60 +297,39 @@ def promote(ctx: Any, actor: Actor, request_id: int, *, now: datetime | None = N
             with session_scope(ctx.engine) as session:  # judged again under the lock (a concurrent retry)
                 _, view = load_request(session, request_id, now)
             if view.stored_state not in PROMOTABLE:
-                raise Conflict(f"release request {request_id} is {view.stored_state}; only an approved "
-                               "request (or one whose promotion failed) can be promoted")
+                raise _NotPromotable(f"release request {request_id} is {view.stored_state}; only an approved "
+                                     "request (or one whose promotion failed) can be promoted")
             registry = registry_of(ctx)
             _sync_one(ctx, actor, spec, registry, now)
             move, rows = _move_champion(ctx, actor, spec, registry, view.version, kind="promotion",
                                         reason=f"release request {request_id}", request_id=request_id,
                                         now=now, note=details, started=started)
-
-            def done() -> None:
-                with write_scope(ctx.engine) as session:
-                    row = session.scalar(select(ReleaseRequest).where(ReleaseRequest.id == request_id)
-                                         .with_for_update())
-                    assert row is not None
-                    row.state, row.closed_at = "promoted", now
-                    row.closed_reason = (f"promoted: champion {move.old_version or '(none)'} -> "
-                                         f"{move.new_version}; {move.hook}")
-                    session.add_all([_move_row_copy(r) for r in rows])
-                    session.flush()
-                    ctx.audit.append(actor, AUDIT_PROMOTE, spec.name, "success", reason=row.closed_reason,
-                                     details={**details, "hook": move.hook, "seconds": move.seconds},
-                                     conn=session.connection())
-
-            retry_busy(done)
-    except Conflict:
+            _close(ctx, actor, spec, request_id, now, "promoted", "success",
+                   f"promoted: champion {move.old_version or '(none)'} -> {move.new_version}; {move.hook}",
+                   {**details, "hook": move.hook, "seconds": move.seconds}, rows)
+    except _NotPromotable:
         raise
-    except Exception as exc:  # noqa: BLE001  MLflow, the hook or the lock: the request shows it
-        message = redact_text(str(exc)).strip().splitlines()[0][:1000] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # noqa: BLE001  MLflow, the hook, a busy lock: the request shows it
+        first = redact_text(str(exc)).strip().splitlines()
+        message = first[0][:1000] if first else type(exc).__name__
         log.warning("promotion of release request %s failed: %s", request_id, message)
-
-        def failed() -> None:
-            with write_scope(ctx.engine) as session:
-                row = session.scalar(select(ReleaseRequest).where(ReleaseRequest.id == request_id)
-                                     .with_for_update())
-                assert row is not None
-                row.state, row.closed_at = "promotion_failed", now
-                row.closed_reason = f"promotion failed: {message}"
-                session.flush()
-                ctx.audit.append(actor, AUDIT_PROMOTE, spec.name, "failed", reason=message,
-                                 details=details, conn=session.connection())
-
-        retry_busy(failed)
+        _close(ctx, actor, spec, request_id, now, "promotion_failed", "failed", f"promotion failed: {message}",
+               details, [])
     with session_scope(ctx.engine) as session:
         return load_request(session, request_id, now)[1]
 
 
 def retry_promotion(ctx: Any, actor: Actor, request_id: int, *,
                     now: datetime | None = None) -> ReleaseRequestView:
-    """Try again to promote a request whose promotion failed (``release.approve`` on its model)."""
+    """Try again to promote a request whose promotion failed, or an approved one whose promotion
+    never finished (the process died); needs ``release.approve`` on its model."""
     now = utc_or_now(now)
     with session_scope(ctx.engine) as session:
         _, view = load_request(session, request_id, now)
     require(ctx, actor, Action.RELEASE_APPROVE, view.model)
-    if view.stored_state != "promotion_failed":
-        message = f"release request {request_id} is {view.stored_state}; only a failed promotion is retried"
+    if view.stored_state not in PROMOTABLE:
+        message = (f"release request {request_id} is {view.stored_state}; only a failed promotion (or an "
+                   "approved request whose promotion never finished) is retried")
         ctx.audit.append(actor, AUDIT_PROMOTE, view.model, "failed", reason=message,
                          details={"request_id": request_id, "retry": True})
         raise Conflict(message)

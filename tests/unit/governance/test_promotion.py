@@ -297,3 +297,23 @@ def test_a_move_made_in_mlflow_directly_is_recorded_as_an_external_change(pctx) 
     # a rollback after the outside move starts from what MLflow says, not from the console's record
     move = promotion.rollback(pctx, A("opal"), BC, reason="undo the manual move", to_version="2")
     assert (move.old_version, move.new_version) == ("3", "2")
+
+
+def test_a_hook_past_its_timeout_fails_and_a_promotion_that_never_finished_can_be_retried(pctx) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from core.db import write_scope
+    from governance.release_tables import ReleaseRequest
+
+    sleeper = f"{shlex.quote(sys.executable)} -c 'import time; time.sleep(30)'"
+    pctx.models = with_hook(pctx.models, {"command": sleeper, "timeout_seconds": 0.5})
+    done = approve_all(pctx)
+    assert done.state == "promotion_failed" and "did not finish within 0.5 s" in done.closed_reason
+    assert aliases(pctx) == {"champion": "1"}
+    # a process that died between the final approval and the promotion leaves "approved" behind
+    with write_scope(pctx.engine) as session:
+        session.execute(update(ReleaseRequest).where(ReleaseRequest.id == done.id).values(state="approved"))
+    pctx.models = with_hook(pctx.models, None)
+    again = promotion.retry_promotion(pctx, A("rita"), done.id, now=T0)
+    assert again.state == "promoted" and "no deployment hook configured" in again.closed_reason
+    assert aliases(pctx) == {"champion": "2", "previous-champion": "1"}

@@ -4,8 +4,6 @@ log), run as real subprocesses against a SQLite database and a real (SQLite-back
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from core.settings import Settings
 from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.unit.governance.release_fixtures import create_accounts
 from tests.unit.governance.test_promotion import RM, make_versions
+from tests.unit.governance.test_release_cli import audit_tail, release
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -35,19 +34,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     return values
 
 
-def release(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "jobs.release", *argv], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
-def audit(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    ctx = AppContext.create(Settings.from_env(env))
-    try:
-        return ctx.audit.query()
-    finally:
-        ctx.engine.dispose()
-
-
 def aliases(env: dict[str, str]) -> dict[str, str]:
     from mlflow import MlflowClient
 
@@ -60,7 +46,7 @@ def test_rollback_cli_prints_old_and_new_version_and_refuses_without_permission(
     denied = release(env, "rollback", "--as", "vic", "--model", "breast-cancer", "--reason", "p99 spike")
     assert denied.returncode == EXIT_DENIED, denied.stderr
     assert "vic may not model.rollback on breast-cancer" in denied.stderr
-    last = audit(env)[-1]
+    last = audit_tail(env)[-1]
     assert (last.actor, last.action, last.outcome) == ("vic", "model.rollback", "denied")
     assert aliases(env) == {"champion": "2", "previous-champion": "1"}
 
@@ -68,7 +54,7 @@ def test_rollback_cli_prints_old_and_new_version_and_refuses_without_permission(
     assert done.returncode == EXIT_OK, done.stderr
     assert "old version: 2" in done.stdout and "new version: 1" in done.stdout
     assert aliases(env) == {"champion": "1", "previous-champion": "2"}
-    entry = [e for e in audit(env) if e.action == "model.rollback"][-1]
+    entry = [e for e in audit_tail(env) if e.action == "model.rollback"][-1]
     assert (entry.actor, entry.outcome, entry.details["old_version"], entry.details["new_version"],
             entry.details["reason"]) == ("opal", "success", "2", "1", "p99 spike")
 
@@ -95,6 +81,6 @@ def test_sync_cli_records_a_move_made_in_mlflow_directly(env) -> None:  # type: 
     MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias(RM, "champion", "3")
     moved = release(env, "sync", "--as", "opal", "--model", "breast-cancer")
     assert moved.returncode == EXIT_OK and "from 2 to 3" in moved.stdout
-    entry = [e for e in audit(env) if e.action == "alias.external_change"][-1]
+    entry = [e for e in audit_tail(env) if e.action == "alias.external_change"][-1]
     assert (entry.details["from_version"], entry.details["to_version"]) == ("2", "3")
     assert release(env, "sync", "--as", "vic", "--model", "breast-cancer").returncode == EXIT_DENIED
