@@ -251,10 +251,11 @@ def _move_champion(ctx: Any, actor: Actor, spec: ModelSpec, registry: ModelRegis
                              details={"event": kind, "request_id": request_id, "old_version": old,
                                       "new_version": target})
             raise
-    except VigilError as exc:
-        if moved:
-            outcome = _put_back(ctx, actor, spec, registry, before, moved, f"{kind} failed: {exc}",
-                                request_id, now)
+    except BaseException as exc:  # noqa: BLE001  whatever stopped it, nothing stays half moved
+        if not moved:
+            raise
+        outcome = _put_back(ctx, actor, spec, registry, before, moved, f"{kind} failed: {exc}", request_id, now)
+        if isinstance(exc, VigilError):
             raise type(exc)(f"{exc}; {outcome}") from None
         raise
     return ChampionMove(spec.name, old, target, hook, seconds), moved

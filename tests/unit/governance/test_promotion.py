@@ -317,3 +317,25 @@ def test_a_hook_past_its_timeout_fails_and_a_promotion_that_never_finished_can_b
     again = promotion.retry_promotion(pctx, A("rita"), done.id, now=T0)
     assert again.state == "promoted" and "no deployment hook configured" in again.closed_reason
     assert aliases(pctx) == {"champion": "2", "previous-champion": "1"}
+
+
+@pytest.mark.parametrize(("hook", "message"), [
+    ({"url": "https://deploy.example.org/h", "command": "true"}, "exactly one of 'url' or 'command'"),
+    ({}, "exactly one of 'url' or 'command'"),
+    ({"url": "ftp://deploy.example.org/h"}, "url"),
+    ({"command": "true", "timeout_seconds": 0}, "timeout_seconds"),
+])
+def test_a_bad_deploy_hook_in_the_models_file_names_the_key(tmp_path, hook, message) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from core.config import load_models_config
+    from core.errors import ConfigError
+
+    repo = Path(__file__).resolve().parents[3]
+    raw = yaml.safe_load((repo / "config" / "models.yaml").read_text())
+    raw["models"][0]["deploy_hook"] = hook
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="models\\[0\\]\\.deploy_hook") as info:
+        load_models_config(path)
+    assert message in str(info.value)
