@@ -115,6 +115,23 @@ def _gate_from_name(name: str, value: object) -> object:
                      "max_latency_p95_ms or min_completeness_pct, or give 'kind' explicitly")
 
 
+class DeployHookSpec(_Strict):
+    """The deployment hook governance.promotion calls after the ``champion`` alias of the model
+    moves (promotion, rollback): a webhook ``url`` (POST of a JSON body) or a ``command`` (run
+    without a shell; the versions come in its environment), within ``timeout_seconds``. A hook
+    that fails, times out or answers non-2xx puts the alias back."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    command: str | None = Field(default=None, min_length=1)
+    timeout_seconds: float = Field(default=30, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DeployHookSpec:
+        if (self.url is None) == (self.command is None):
+            raise ValueError("deploy_hook needs exactly one of 'url' or 'command'")
+        return self
+
+
 class ApprovalStage(_Strict):
     """One stage of the approval chain: ``approvals`` distinct people holding ``role`` on the
     model (or on ``*``) approve it; the stages are decided in the order listed."""
@@ -195,6 +212,7 @@ class ModelSpec(_Strict):
     logs: str = Field(min_length=1, description="directory or fsspec URL of the inference logs")
     slos: list[SLOSpec] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    deploy_hook: DeployHookSpec | None = None
     drift: DriftSpec = Field(default_factory=DriftSpec)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)

@@ -228,6 +228,11 @@ class ModelRegistry:
         found.sort(key=lambda mv: int(mv.version), reverse=True)
         return [self._info(mv, aliases) for mv in found]
 
+    def aliases(self, registered_model: str) -> dict[str, str]:
+        """The registered model's aliases (alias -> version), read in one call."""
+        rm = self._registered(registered_model)
+        return {str(a): str(v) for a, v in dict(getattr(rm, "aliases", None) or {}).items()}
+
     def champion(self, registered_model: str) -> ModelVersionInfo | None:
         """The version the ``champion`` alias points at, or None when no alias is set."""
         return self.version_by_alias(registered_model, CHAMPION)
@@ -250,6 +255,14 @@ class ModelRegistry:
         self._version(registered_model, version)
         with self._errors(f"set alias {alias!r} on {registered_model!r}"):
             self._mlflow_client().set_registered_model_alias(registered_model, alias, str(version))
+
+    def delete_alias(self, registered_model: str, alias: str) -> None:
+        """Remove ``alias`` from the registered model; a missing alias is not an error."""
+        rm = self._registered(registered_model)
+        if alias not in dict(getattr(rm, "aliases", None) or {}):
+            return
+        with self._errors(f"delete alias {alias!r} on {registered_model!r}"):
+            self._mlflow_client().delete_registered_model_alias(registered_model, alias)
 
     def _download_model(self, registered_model: str, version: str | int, dst: str) -> Path:
         """Download the version's model directory. The artifact location is resolved through

@@ -14,8 +14,7 @@ The rules that must hold even when two people click at the same moment live in t
   otherwise, and is unique: a model has at most one open request.
 
 ``alias_moves`` is the history of MLflow alias moves (promotion, rollback, a move made outside the
-console) that open-source MLflow does not keep. Only its schema exists yet: promotion, rollback
-and the detection of outside changes (issue 10, next steps) write it.
+console) that open-source MLflow does not keep; governance.promotion writes it.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ governance.release_gates, the read-only views in governance.release_views):
   gate passed; an expired, superseded or otherwise closed request cannot be decided; stages are
   decided in order. The decision and its audit entry commit in one transaction, under a row lock
   on the request, and the database's unique constraints refuse a second outcome of a race.
+- The final approval promotes the version (governance.promotion.promote, called once after the
+  decision has committed): the returned view reads ``promoted`` or ``promotion_failed``.
 - :func:`expire_due` closes open requests past their expiry (a job runs it).
 - :func:`list_requests` / :func:`show_request` read requests for a viewer who may view the model;
   :func:`decision_refusal` says whether (and why not) a viewer may decide one now, so a page can
@@ -37,6 +39,7 @@ from core.config import ApprovalStage, ModelSpec
 from core.db import retry_busy, session_scope, write_scope
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from core.timeutil import aware, utc_or_now
+from governance.promotion import promote
 from governance.rbac import ROLE_PERMISSIONS, Action, permitted_models, require, require_view, roles_of
 from governance.release_gates import (
     Evidence,
@@ -305,6 +308,8 @@ def _decide(ctx: Any, actor: Actor, request_id: int, decision: str, comment: str
             continue
         if isinstance(result, Refusal):
             _refuse(ctx, actor, action, first.model, result, details)
+        if result.stored_state == "approved":  # type: ignore[union-attr]  the final approval committed
+            return promote(ctx, actor, request_id, now=now)  # alias, hook; "promotion_failed" on failure
         return result  # type: ignore[return-value]
     raise Conflict(f"release request {request_id} kept changing while it was being decided; retry")
 

@@ -5,16 +5,23 @@
     python -m jobs.release request --as operator --model breast-cancer [--version 4] [--reason "..."]
     python -m jobs.release approve --as reviewer 12 [--stage review] [--comment "looks good"]
     python -m jobs.release reject --as reviewer 12 --comment "ROC AUC below the champion's"
+    python -m jobs.release rollback --as operator --model breast-cancer --reason "p99 spike" [--to 3]
+    python -m jobs.release sync --as scheduler [--model breast-cancer]
 
 ``request`` needs release.request on the model and evaluates the model's quality gates against
 the metrics logged with the version in MLflow; ``approve``/``reject`` need release.approve and the
 role of the request's current stage on the model (see governance.releases for the four-eyes and
-one-decision-per-person rules). Outside demo mode a person acts with their personal API token in
-VIGIL_TOKEN (``--as`` alone only works in demo mode; see jobs/_identity.py).
+one-decision-per-person rules). The final approval promotes the version (governance.promotion).
+``rollback`` needs model.rollback and a reason, and prints the old and new version; ``sync``
+(release.request, the job account's grant; schedule it like any job) records champion moves made
+in MLflow directly as external changes. Outside demo mode a person acts with their personal API
+token in VIGIL_TOKEN (``--as`` alone only works in demo mode; see jobs/_identity.py).
 
 Exit codes: 0 ok, 1 the request cannot be decided in its state (closed, expired, blocking gates,
-a stage other than the current one), 2 bad input or unknown request/model/version, 4 permission
-denied (audited), 5 the database or MLflow is unavailable.
+a stage other than the current one) or the rollback cannot be done (no previous champion, the
+target is already champion, the deployment hook failed and the alias was put back), 2 bad input
+or unknown request/model/version, 4 permission denied (audited), 5 the database or MLflow is
+unavailable.
 """
 
 from __future__ import annotations
@@ -56,6 +63,13 @@ def build_parser():  # type: ignore[no-untyped-def]
     c = cmd("retrain", "queue a retrain of a model (python -m jobs.worker runs it); prints the job id")
     c.add_argument("--model", required=True)
     c.add_argument("--reason", required=True, help="why the model is retrained (kept with the job)")
+    c = cmd("rollback", "point the champion back at the previous champion (or --to VERSION)")
+    c.add_argument("--model", required=True)
+    c.add_argument("--reason", required=True, help="why (required; goes into the audit log)")
+    c.add_argument("--to", dest="to_version", default=None, metavar="VERSION",
+                   help="the version to make champion (default: the previous champion)")
+    c = cmd("sync", "record champion moves made outside the console (in MLflow directly)")
+    c.add_argument("--model", default=None, help="one model (default: every configured model)")
     return p
 
 
@@ -125,7 +139,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_request(releases.reject(ctx, actor, args.request_id, comment=args.comment, stage=args.stage))
     elif args.command == "retrain":
         retrain_cmd(ctx, actor, args)
+    elif args.command == "rollback":
+        rollback(ctx, actor, args)
+    elif args.command == "sync":
+        sync(ctx, actor, args)
     return EXIT_OK
+
+
+def rollback(ctx, actor, args) -> None:  # type: ignore[no-untyped-def]
+    from governance import promotion
+
+    move = promotion.rollback(ctx, actor, args.model, reason=args.reason, to_version=args.to_version)
+    print(f"{move.model}: champion rolled back from version {move.old_version or '(none)'} "
+          f"to version {move.new_version}")
+    print(f"  old version: {move.old_version or '(none)'}")
+    print(f"  new version: {move.new_version}")
+    print(f"  deployment hook: {move.hook}")
+
+
+def sync(ctx, actor, args) -> None:  # type: ignore[no-untyped-def]
+    from governance import promotion
+
+    found = promotion.sync_aliases(ctx, actor, model=args.model)
+    for m in found:
+        print(f"{m.model}: {m.alias} moved outside the console from {m.from_version or '(none)'} "
+              f"to {m.to_version or '(none)'} (recorded as an external change)")
+    print(f"{len(found)} outside change(s) recorded")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,8 @@ def test_release_cli_exit_codes(env) -> None:  # type: ignore[no-untyped-def]
     assert release(env, "list", "--as", "rita", "--decidable").stdout.count("breast-cancer") == 0
 
     done = release(env, "approve", "--as", "rob", "1")
-    assert done.returncode == EXIT_OK and "is approved" in done.stdout
+    assert done.returncode == EXIT_OK and "is promoted" in done.stdout  # the final approval promotes
+    assert "promoted: champion (none) -> 2; no deployment hook configured" in done.stdout
     shown = release(env, "show", "--as", "vic", "1")
     assert shown.returncode == EXIT_OK and "rita approved review: metrics fine" in shown.stdout
     assert release(env, "show", "--as", "vic", "99").returncode == EXIT_USAGE

@@ -121,11 +121,14 @@ def test_two_stages_in_order_and_one_person_one_decision(rctx) -> None:  # type:
     with pytest.raises(PermissionDenied, match="decided by a admin"):
         releases.approve(rctx, A("rob"), view.id, now=T0)
     done = releases.approve(rctx, A("root"), view.id, now=T0)
-    assert done.state == "approved" and done.current_stage is None
+    # the final approval promotes the version; this test has no MLflow registry, so the promotion
+    # fails and says why (governance.promotion is tested against a real registry in test_promotion.py)
+    assert done.state == "promotion_failed" and done.current_stage is None
+    assert "mlflow.db does not exist" in done.closed_reason
     assert [(d.ordinal, d.stage, d.approver, d.decision) for d in done.decisions] == [
         (1, "review", "ada", "approve"), (2, "review", "rita", "approve"), (3, "signoff", "root", "approve")]
     assert last(rctx, actor="root", action="release.approve").details["state"] == "approved"
-    with pytest.raises(Conflict, match="is approved"):
+    with pytest.raises(Conflict, match="is promotion_failed; it can no longer be decided"):
         releases.reject(rctx, A("ruth"), view.id, comment="too late", now=T0)
 
 
