@@ -68,7 +68,7 @@ def allowed_pages(ctx: AppContext, username: str) -> list[PageSpec]:
 def _no_access() -> None:
     st.title("No access yet")
     st.info("You are signed in, but no role has been granted to you. Ask an administrator "
-            "for a grant (viewer, operator, reviewer, auditor or admin).")
+            "for a grant (viewer, operator, reviewer, security, auditor or admin).")
 
 
 def _page(spec: PageSpec, *, default: bool = False) -> st.Page:
