@@ -24,6 +24,7 @@ from ui.components import esc
 PENDING, RESULT, ERROR = state.APPROVALS_PENDING, state.APPROVALS_RESULT, state.APPROVALS_ERROR
 COMMENT = state.APPROVALS_COMMENT
 STATUS_ICON = {"pass": "pass", "fail": "FAIL", "no evidence": "no evidence"}
+DONE = {"approve": "approved", "reject": "rejected"}  # a decision in the past tense
 
 
 def when(moment: datetime | None) -> str:
@@ -71,7 +72,7 @@ def stage_rows(view: ReleaseRequestView) -> list[dict[str, Any]]:
 
 def decision_rows(view: ReleaseRequestView) -> list[dict[str, Any]]:
     """Who decided what, when and why, in order."""
-    return [{"#": d.ordinal, "stage": d.stage, "by": d.approver, "decision": d.decision,
+    return [{"#": d.ordinal, "stage": d.stage, "by": d.approver, "decision": DONE.get(d.decision, d.decision),
              "comment": d.comment, "at": when(d.decided_at)} for d in view.decisions]
 
 

@@ -158,8 +158,8 @@ def test_reject_needs_a_comment_and_then_closes_the_request_with_it(vigil_env) -
     after = releases.show_request(vigil_env.ctx, None, request.id)
     assert (after.state, after.closed_reason) == ("rejected", "trained on the <b>wrong</b> month")
     at.multiselect(key=state.APPROVALS_STATE).select("rejected").run()
-    history = _frame(at, "decision").to_dict("records")
-    assert [(h["by"], h["decision"], h["comment"]) for h in history] == \
-        [(REVIEWER, "reject", "trained on the <b>wrong</b> month")]
-    [closing] = [m.value for m in at.markdown if str(m.value).startswith("**Rejected** on")]
-    assert closing.endswith(": trained on the \\<b\\>wrong\\</b\\> month")  # user text escaped, not markup
+    histories = [df.value.to_dict("records") for df in at.dataframe if "decision" in df.value.columns]
+    assert [(REVIEWER, "rejected", "trained on the <b>wrong</b> month")] in \
+        [[(h["by"], h["decision"], h["comment"]) for h in history] for history in histories]
+    closing = [m.value for m in at.markdown if str(m.value).startswith("**Rejected** on")]
+    assert any(line.endswith(": trained on the \\<b\\>wrong\\</b\\> month") for line in closing)  # escaped

@@ -10,8 +10,8 @@ import pytest
 
 from tests.app.conftest import BY_ROLE, nav_titles, new_app, open_url_path, sign_in_as, texts
 
-# API tokens: every role; Approvals: everyone who views a model (buttons only for those who decide)
-MODEL_PAGES = {"Overview", "Drift", "SLOs", "Explanations", "Approvals", "API tokens"}
+# API tokens: every role; Releases and Approvals: everyone who views a model (buttons only for those who act)
+MODEL_PAGES = {"Overview", "Drift", "SLOs", "Explanations", "Releases", "Approvals", "API tokens"}
 EXPECTED_NAV = {
     "viewer": MODEL_PAGES,
     "operator": MODEL_PAGES | {"System"},
@@ -26,6 +26,7 @@ PAGES = {
     "pages/slos.py": ("slos", "SLOs"),
     "pages/explain.py": ("explain", "Explanations"),
     "pages/approvals.py": ("approvals", "Approvals"),
+    "pages/releases.py": ("releases", "Releases"),
     "pages/audit.py": ("audit", "Audit log"),
     "pages/access.py": ("access", "Access"),
     "pages/system.py": ("system", "System"),
