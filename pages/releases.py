@@ -10,7 +10,8 @@ import streamlit as st
 
 from governance import release_reads, releases
 from ui import loaders
-from ui.approvals import DONE, when
+from ui.approvals import DONE
+from ui.tokens import when
 from ui.auth import require_user
 from ui.components import degraded, esc
 from ui.context import get_context

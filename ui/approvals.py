@@ -9,7 +9,6 @@ state again and audit a refusal; the page shows the service's message (ui.compon
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import streamlit as st
@@ -20,15 +19,12 @@ from governance import releases
 from governance.release_views import ReleaseRequestView
 from ui import components, state
 from ui.components import esc
+from ui.tokens import when  # the one format of a stored moment on the pages
 
 PENDING, RESULT, ERROR = state.APPROVALS_PENDING, state.APPROVALS_RESULT, state.APPROVALS_ERROR
 COMMENT = state.APPROVALS_COMMENT
 STATUS_ICON = {"pass": "pass", "fail": "FAIL", "no evidence": "no evidence"}
 DONE = {"approve": "approved", "reject": "rejected"}  # a decision in the past tense
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 def _number(value: float | None) -> str:
