@@ -144,7 +144,15 @@ def test_reject_needs_a_comment_and_then_closes_the_request_with_it(vigil_env) -
     request = _open_request(vigil_env)
     at = _approvals_page(vigil_env, REVIEWER)
     at.button(key=f"approvals.mine.{request.id}.reject").click().run()
+    at.text_area(key=state.APPROVALS_COMMENT).input("second thoughts").run()
+    at.button(key="approvals.cancel").click().run()  # cancelled: nothing happens, the comment is dropped
+    assert not at.exception, at.exception
+    assert "say why (required)" not in texts(at) and not at.error and not at.success
+    assert releases.show_request(vigil_env.ctx, None, request.id).decisions == ()
+
+    at.button(key=f"approvals.mine.{request.id}.reject").click().run()
     assert "say why (required)" in texts(at)
+    assert at.text_area(key=state.APPROVALS_COMMENT).value == ""
     at.button(key="approvals.confirm").click().run()  # no comment
     assert not at.exception, at.exception
     assert _said(at.error) == ["a rejection needs a comment saying why"]
