@@ -1,5 +1,5 @@
 """Approvals: the release requests waiting for the signed-in person's decision (by role, scope
-and four eyes), each with its quality gates, stage progress and approval history, approved or
+and four eyes), each with its quality gates, its metrics beside the champion's, stage progress and approval history, approved or
 rejected through a confirmation dialog; below, every request of the models they may view.
 
 Reads and decisions go through governance.releases (list_requests with ``viewer=``, decider and
@@ -11,6 +11,7 @@ import streamlit as st
 
 from governance import releases
 from ui import approvals as ui
+from ui import loaders
 from ui import state
 from ui.auth import actor_for, require_user
 from ui.components import esc
@@ -36,6 +37,13 @@ except Exception as exc:  # the database did not answer
 waiting = [v for v in everything if releases.decision_refusal(who, v, "approve") is None
            or releases.decision_refusal(who, v, "reject") is None]
 
+
+
+def versions_of(model: str) -> loaders.Versions:
+    """The model's versions and champion from MLflow (cached briefly), for the comparison."""
+    return loaders.model_versions(ctx.settings.mlflow_tracking_uri, ctx.models.get(model).registered_model)
+
+
 st.subheader(f"Waiting for your decision ({len(waiting)})")
 if not waiting:
     if who.approvable:
@@ -47,7 +55,7 @@ for view in waiting:
     with st.container(border=True):
         st.markdown(f"**{esc(ui.headline(view))}**")
         ui.decision_buttons(who, view, key=f"approvals.mine.{view.id}")
-        ui.request_details(view, key=f"approvals.mine.{view.id}")
+        ui.request_details(view, key=f"approvals.mine.{view.id}", versions=versions_of(view.model))
 
 st.subheader("All requests")
 if not everything:
@@ -63,6 +71,7 @@ if not shown:
 for view in shown:
     with st.expander(esc(ui.headline(view)), expanded=view.state == "open"):
         ui.decision_buttons(who, view, key=f"approvals.all.{view.id}")
-        ui.request_details(view, key=f"approvals.all.{view.id}")
+        ui.request_details(view, key=f"approvals.all.{view.id}",
+                           versions=versions_of(view.model) if view.state == "open" else None)
 
 ui.pending_dialog(ctx, actor, everything)  # last: after the button that asked for it

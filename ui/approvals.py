@@ -87,8 +87,31 @@ def summary_lines(view: ReleaseRequestView) -> list[str]:
     return lines
 
 
-def request_details(view: ReleaseRequestView, *, key: str) -> None:
-    """Summary, gates, stage progress and approval history of one request."""
+def comparison_rows(view: ReleaseRequestView, versions: Any) -> list[dict[str, Any]] | str:
+    """The metrics MLflow holds for the champion and for the requested version, side by side;
+    or why there is nothing to compare (``versions``: a ui.loaders.Versions)."""
+    if versions.error:
+        return f"MLflow is degraded: {versions.error}"
+    mine = next((v for v in versions.versions if v.version == view.version), None)
+    champion = versions.champion
+    if mine is None:
+        return f"Version {view.version} is not in the MLflow registry (any more)."
+    if champion is None:
+        return "The model has no champion yet: nothing to compare with."
+    if champion.version == mine.version:
+        return f"Version {view.version} is the champion now."
+    rows = []
+    for name in sorted(set(champion.metrics) | set(mine.metrics)):
+        ours, theirs = mine.metrics.get(name), champion.metrics.get(name)
+        rows.append({"metric": name, f"champion (version {champion.version})": _number(theirs),
+                     f"version {mine.version}": _number(ours),
+                     "difference": f"{ours - theirs:+.4g}" if ours is not None and theirs is not None else "-"})
+    return rows or "Neither version has metrics logged in MLflow."
+
+
+def request_details(view: ReleaseRequestView, *, key: str, versions: Any = None) -> None:
+    """Summary, gates, champion comparison (when ``versions`` is given), stage progress and
+    approval history of one request."""
     for line in summary_lines(view):
         st.markdown(line)
     if view.state == "open" and view.blocking_gates:
@@ -99,6 +122,13 @@ def request_details(view: ReleaseRequestView, *, key: str) -> None:
         st.dataframe(gate_rows(view), hide_index=True, key=f"{key}.gates")
     else:
         st.caption("This model has no quality gates configured.")
+    if versions is not None:
+        st.markdown("**Champion and this version** (metrics logged in MLflow)")
+        compared = comparison_rows(view, versions)
+        if isinstance(compared, str):
+            st.caption(esc(compared))
+        else:
+            st.dataframe(compared, hide_index=True, key=f"{key}.comparison")
     st.markdown("**Approval stages**")
     st.dataframe(stage_rows(view), hide_index=True, key=f"{key}.stages")
     st.markdown("**Approval history**")

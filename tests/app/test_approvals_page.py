@@ -171,3 +171,35 @@ def test_reject_needs_a_comment_and_then_closes_the_request_with_it(vigil_env) -
         [[(h["by"], h["decision"], h["comment"]) for h in history] for history in histories]
     closing = [m.value for m in at.markdown if str(m.value).startswith("**Rejected** on")]
     assert any(line.endswith(": trained on the \\<b\\>wrong\\</b\\> month") for line in closing)  # escaped
+
+
+def test_the_request_shows_its_metrics_beside_the_champions_from_mlflow(vigil_env, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mlflow import MlflowClient
+
+    from governance import releases
+    from governance.registry import CHAMPION, ModelRegistry
+    from governance.release_gates import MlflowVersions
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # a registry of its own: other pages' tests expect an empty one
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("bc", artifact_location=str(tmp_path / "artifacts"))
+    client.create_registered_model("breast-cancer-mlp")
+    for accuracy in (0.93, 0.95):
+        run = client.create_run(experiment, tags={"mlflow.user": "ml-engineer"})
+        client.log_metric(run.info.run_id, "accuracy", accuracy)
+        client.log_metric(run.info.run_id, "roc_auc", 0.97)
+        client.create_model_version("breast-cancer-mlp", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+    registry = ModelRegistry(uri)
+    registry.set_alias("breast-cancer-mlp", CHAMPION, "1")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    request = releases.request_release(vigil_env.ctx, Actor(OPERATOR, "cli"), "breast-cancer", "2",
+                                       versions=MlflowVersions(registry))
+    try:
+        at = _approvals_page(vigil_env, REVIEWER)
+        [compared] = [df.value for df in at.dataframe if "metric" in df.value.columns]
+        assert compared.to_dict("records") == [
+            {"metric": "accuracy", "champion (version 1)": "0.93", "version 2": "0.95", "difference": "+0.02"},
+            {"metric": "roc_auc", "champion (version 1)": "0.97", "version 2": "0.97", "difference": "+0"},
+        ]
+    finally:  # leave no open breast-cancer request for the other tests
+        releases.reject(vigil_env.ctx, Actor(REVIEWER, "cli"), request.id, comment="test over")
