@@ -2,7 +2,7 @@
 
 - ``bootstrap_admin`` works only while no active admin grant on ``*`` exists, so it cannot be
   used to take over an installation that already has an administrator.
-- ``ensure_demo_accounts`` creates one account per role with a published password (flagged
+- ``ensure_demo_accounts`` creates one account per role (and a second reviewer) with a published password (flagged
   ``is_demo``: they sign in only when ``VIGIL_DEMO`` is on) and the ``scheduler`` service
   account that jobs act as (operator on ``*``). It is idempotent.
 """
@@ -78,9 +78,20 @@ def bootstrap_admin(ctx: Any, username: str, password: str) -> None:
                      details={"created_user": created, "grant_id": grant_id, "role": "admin", "scope": "*"})
 
 
+# Demo accounts beyond the one per role: a second reviewer, so that a two-reviewer approval stage
+# can be walked through in the demo (two different people; the same reviewer twice is refused).
+EXTRA_DEMO_ACCOUNTS: tuple[tuple[str, str], ...] = (("reviewer2", "reviewer"),)
+
+
+def demo_accounts() -> list[DemoAccount]:
+    """The demo's sign-in accounts: one per role (username = role) and EXTRA_DEMO_ACCOUNTS."""
+    return ([DemoAccount(role, role, demo_password(role)) for role in ROLES]
+            + [DemoAccount(name, role, demo_password(name)) for name, role in EXTRA_DEMO_ACCOUNTS])
+
+
 def ensure_demo_accounts(ctx: Any) -> list[DemoAccount]:
-    """One demo account per role (username = role) plus the scheduler service account."""
-    accounts = [DemoAccount(role, role, demo_password(role)) for role in ROLES]
+    """The demo accounts (:func:`demo_accounts`) plus the scheduler service account."""
+    accounts = demo_accounts()
     wanted = [(a.username, a.role, a.password, False) for a in accounts]
     wanted.append((SCHEDULER, "operator", None, True))
     for username, role, password, service in wanted:
@@ -88,7 +99,7 @@ def ensure_demo_accounts(ctx: Any) -> list[DemoAccount]:
         with session_scope(ctx.engine) as session:
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
-                insert_user(session, username, password, display_name=f"Demo {role}" if not service
+                insert_user(session, username, password, display_name=f"Demo {username}" if not service
                             else "Job scheduler (service account)", is_demo=not service, is_service=service)
                 created = True
             elif not service and not user.is_demo:

@@ -45,7 +45,7 @@ class Action:
 ALL_ACTIONS: frozenset[str] = frozenset(v for k, v in vars(Action).items() if k.isupper())
 GLOBAL_ACTIONS: frozenset[str] = frozenset({Action.AUDIT_READ, Action.AUDIT_EXPORT, Action.AUDIT_CHECKPOINT,
                                             Action.SYSTEM_VIEW, Action.ACCESS_MANAGE})
-ROLES: tuple[str, ...] = ("viewer", "operator", "reviewer", "auditor", "admin")
+ROLES: tuple[str, ...] = ("viewer", "operator", "reviewer", "security", "auditor", "admin")
 _OPERATOR = frozenset({Action.MODEL_VIEW, Action.INGEST_RUN, Action.DRIFT_RUN, Action.SLO_RUN,
                        Action.HEALTH_RUN, Action.SHAP_RUN, Action.MODEL_ROLLBACK, Action.MODEL_RETRAIN,
                        Action.RELEASE_REQUEST, Action.SYSTEM_VIEW, Action.AUDIT_CHECKPOINT})
@@ -53,6 +53,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({Action.MODEL_VIEW}),
     "operator": _OPERATOR,
     "reviewer": frozenset({Action.MODEL_VIEW, Action.RELEASE_APPROVE}),
+    # a security approver: the same grants as a reviewer, held by other people, so that an approval
+    # stage (core.config.ApprovalStage.role) can ask for a security sign-off after the review
+    "security": frozenset({Action.MODEL_VIEW, Action.RELEASE_APPROVE}),
     "auditor": frozenset({Action.MODEL_VIEW, Action.AUDIT_READ, Action.AUDIT_EXPORT, Action.SYSTEM_VIEW}),
     "admin": ALL_ACTIONS,
 }

@@ -30,6 +30,11 @@ class Decision:
     comment: str
     decided_at: datetime
 
+    @property
+    def done(self) -> str:
+        """The decision in the past tense, as people read it: approved or rejected."""
+        return {"approve": "approved", "reject": "rejected"}.get(self.decision, self.decision)
+
 
 @dataclass(frozen=True)
 class StageProgress:

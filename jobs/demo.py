@@ -15,7 +15,8 @@ Steps (recorded in <data>/demo/manifest.json):
             diabetes), register them in MLflow with metrics and reference data; champion -> v3
   logs      run the registered models in batches over a 30-day timeline ending at the anchor
             (the hour of the first build) and write <data>/logs/<model>/<YYYY-MM-DD>.jsonl
-  accounts  demo accounts (username = role, password demo-<role>) and the scheduler account
+  accounts  demo accounts (username = role, password demo-<role>; reviewer2 / demo-reviewer2)
+            and the scheduler account
   ingest    ingest the logs into the Parquet log store; bad records go to the quarantine
   drift     daily drift windows over the whole timeline against each champion's profile
   slo       SLOs, error budgets and hourly burn-rate series from the logs, at the anchor
@@ -23,6 +24,10 @@ Steps (recorded in <data>/demo/manifest.json):
             latency/error incident, ending at the anchor
   shap      an archived SHAP report for every version, and the champion's report for each
             day from day 16 on (attribution drift over time, covering both drift incidents)
+  releases  (every build, only what is missing) a fourth breast-cancer version (the first
+            retrain) whose release request passes its gates and waits for two reviewers and
+            the security approver; a diabetes request rejected by `reviewer` with its comment
+            (demo mode only: demo accounts act only then)
 
 Incidents: breast-cancer drift on days 18-21 (mean_texture, worst_texture +1.5 SD, site mix),
 diabetes drift on days 20-23 (bmi +1.2 SD), breast-cancer latency x6 and 15% errors on day 24
@@ -122,6 +127,12 @@ def _shap(run: DemoRun) -> dict[str, Any]:
     return shap(run.ctx, run.anchor, run.progress)
 
 
+def _releases(run: DemoRun) -> dict[str, Any]:
+    from demo.releases import build_releases
+
+    return build_releases(run.ctx, run.progress)
+
+
 # The build, in order: the models and their traffic, the accounts (the jobs below act as the
 # scheduler account), then the same jobs cron runs, over the timeline.
 STEPS: list[Step] = [
@@ -133,6 +144,8 @@ STEPS: list[Step] = [
     Step("slo", "SLOs and error budgets from the logs", _slo),
     Step("health", "health snapshots over the last ten days and the incident", _health),
     Step("shap", "SHAP reports: every version, and the champion day by day", _shap),
+    Step("releases", "release requests: a fourth breast-cancer version waiting for approvals, "
+         "a rejected one", _releases, always=True),
 ]
 
 

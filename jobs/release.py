@@ -99,7 +99,7 @@ def print_request(view) -> None:  # type: ignore[no-untyped-def]
         by = ", ".join(s.approved_by) or "-"
         print(f"    {s.name:<12} {s.role:<9} {len(s.approved_by)}/{s.approvals} approved by {by}")
     for d in view.decisions:
-        print(f"  {_t(d.decided_at)} {d.approver} {d.decision}d {d.stage}: {d.comment}")
+        print(f"  {_t(d.decided_at)} {d.approver} {d.done} {d.stage}: {d.comment}")
 
 
 def retrain_cmd(ctx, actor, args) -> None:  # type: ignore[no-untyped-def]

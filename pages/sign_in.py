@@ -51,10 +51,9 @@ else:
         st.error(esc(st.session_state[state.SIGN_IN_ERROR]), icon=":material/block:")
 
     if settings.demo_mode:
-        from governance.access import demo_password
-        from governance.rbac import ROLES
+        from governance.access import demo_accounts
 
-        accounts = ", ".join(f"`{role}` / `{demo_password(role)}`" for role in ROLES)
+        accounts = ", ".join(f"`{a.username}` / `{a.password}`" for a in demo_accounts())
         st.info(
             f"**Demo mode.** Sign in as one of the demo users (username / password): {accounts}. "
             "`python -m jobs.demo` prints them too. Demo accounts work only while VIGIL_DEMO is on; "

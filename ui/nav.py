@@ -29,6 +29,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/drift.py", "Drift", ":material/query_stats:", "Models", "model.view", True),
     PageSpec("pages/slos.py", "SLOs", ":material/speed:", "Models", "model.view", True),
     PageSpec("pages/explain.py", "Explanations", ":material/insights:", "Models", "model.view", True),
+    PageSpec("pages/releases.py", "Releases", ":material/history:", "Governance", "model.view", True),
+    PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "Governance", "model.view", True),
     PageSpec("pages/audit.py", "Audit log", ":material/receipt_long:", "Governance", "audit.read"),
     PageSpec("pages/access.py", "Access", ":material/admin_panel_settings:", "Governance",
              "access.manage"),
@@ -68,7 +70,7 @@ def allowed_pages(ctx: AppContext, username: str) -> list[PageSpec]:
 def _no_access() -> None:
     st.title("No access yet")
     st.info("You are signed in, but no role has been granted to you. Ask an administrator "
-            "for a grant (viewer, operator, reviewer, auditor or admin).")
+            "for a grant (viewer, operator, reviewer, security, auditor or admin).")
 
 
 def _page(spec: PageSpec, *, default: bool = False) -> st.Page:

@@ -34,3 +34,10 @@ TOKENS_ERROR = "tokens.error"
 
 # Confirmation dialogs (ui/components.py): the name of the write waiting for confirmation
 CONFIRM_PENDING = "confirm.pending"
+
+# Approvals page (ui/approvals.py)
+APPROVALS_PENDING = "approvals.pending"  # (request id, "approve" | "reject") waiting in the dialog
+APPROVALS_COMMENT = "approvals.comment"  # the dialog's comment box
+APPROVALS_RESULT = "approvals.result"  # message of the last confirmed decision
+APPROVALS_ERROR = "approvals.error"  # the service's refusal of the last confirmed decision
+APPROVALS_STATE = "approvals.state"  # the state filter of the "All requests" list

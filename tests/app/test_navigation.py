@@ -10,7 +10,8 @@ import pytest
 
 from tests.app.conftest import BY_ROLE, nav_titles, new_app, open_url_path, sign_in_as, texts
 
-MODEL_PAGES = {"Overview", "Drift", "SLOs", "Explanations", "API tokens"}  # API tokens: every role
+# API tokens: every role; Releases and Approvals: everyone who views a model (buttons only for those who act)
+MODEL_PAGES = {"Overview", "Drift", "SLOs", "Explanations", "Releases", "Approvals", "API tokens"}
 EXPECTED_NAV = {
     "viewer": MODEL_PAGES,
     "operator": MODEL_PAGES | {"System"},
@@ -24,6 +25,8 @@ PAGES = {
     "pages/drift.py": ("drift", "Drift"),
     "pages/slos.py": ("slos", "SLOs"),
     "pages/explain.py": ("explain", "Explanations"),
+    "pages/approvals.py": ("approvals", "Approvals"),
+    "pages/releases.py": ("releases", "Releases"),
     "pages/audit.py": ("audit", "Audit log"),
     "pages/access.py": ("access", "Access"),
     "pages/system.py": ("system", "System"),

@@ -81,8 +81,9 @@ def test_demo_mode_lists_the_demo_accounts_on_the_sign_in_page(vigil_env, monkey
     at = new_app().run()
     shown = texts(at)
     assert "Demo mode" in shown
-    for role in ("viewer", "operator", "reviewer", "auditor", "admin"):
-        assert f"`{role}`" in shown
+    for role in ("viewer", "operator", "reviewer", "security", "auditor", "admin"):
+        assert f"`{role}` / `demo-{role}`" in shown
+    assert "`reviewer2` / `demo-reviewer2`" in shown  # the second reviewer of a two-reviewer stage
 
 
 # -- overview ----------------------------------------------------------------------------------

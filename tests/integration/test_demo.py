@@ -1,8 +1,10 @@
 """`python -m jobs.demo` end to end, as a subprocess in a fresh data directory.
 
 It talks to a real MLflow registry (the demo's own SQLite one) and writes real files: the
-build must leave three versions per model with a champion, 30 days of logs per model, demo
-accounts, and a second run must change nothing.
+build must leave three trained versions per model with a champion (and a fourth breast-cancer
+version waiting for approvals), 30 days of logs per model, demo accounts, an open and a rejected
+release request, and a second run must change nothing. It builds in demo mode, as
+``manage.py demo`` does (demo accounts act only then).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def _env(data: Path) -> dict[str, str]:
         if k not in {"DATABASE_URL", "MLFLOW_TRACKING_URI", "VIGIL_CONFIG", "VIGIL_DEMO"}
     }
     env["VIGIL_DATA_DIR"] = str(data)
+    env["VIGIL_DEMO"] = "true"
     return env
 
 
@@ -73,8 +76,9 @@ def test_build_succeeds_and_prints_how_to_sign_in(built) -> None:  # type: ignor
     _, result, seconds = built
     assert result.returncode == 0, result.stderr[-3000:]
     assert "http://localhost:8501" in result.stdout
-    for role in ("viewer", "operator", "reviewer", "auditor", "admin"):
+    for role in ("viewer", "operator", "reviewer", "security", "auditor", "admin"):
         assert f"username {role}" in result.stdout
+    assert "reviewer  username reviewer2 password demo-reviewer2" in result.stdout
     assert "VIGIL_DEMO=true" in result.stdout
     assert "Traceback" not in result.stderr
     assert seconds < 300  # the budget is 2 minutes on an idle machine; this box is shared
@@ -85,9 +89,9 @@ def test_registry_has_three_versions_with_metrics_and_a_champion(built) -> None:
     assert result.returncode == 0
     registry = _registry(data)
     bc = registry.list_versions("breast-cancer-mlp")
-    assert [v.version for v in bc] == ["3", "2", "1"]
+    assert [v.version for v in bc] == ["4", "3", "2", "1"]  # 4: the retrain waiting for approvals
     assert all({"accuracy", "f1", "roc_auc"} <= set(v.metrics) for v in bc)
-    assert bc[0].metrics["accuracy"] > bc[2].metrics["accuracy"]
+    assert bc[1].metrics["accuracy"] > bc[3].metrics["accuracy"]
     diabetes = registry.list_versions("diabetes-gbr")
     assert [v.version for v in diabetes] == ["3", "2", "1"]
     assert all({"rmse", "mae", "r2"} <= set(v.metrics) for v in diabetes)
@@ -148,7 +152,8 @@ def test_job_run_and_accounts_are_recorded(built) -> None:  # type: ignore[no-un
         engine.dispose()
     manifest = json.loads((data / "demo" / "manifest.json").read_text())
     assert manifest["anchor"].startswith("2026-11-01T15:00")
-    assert {"train", "logs", "accounts", "ingest", "drift", "slo", "health", "shap"} <= set(manifest["steps"])
+    assert {"train", "logs", "accounts", "ingest", "drift", "slo", "health", "shap", "releases"} \
+        <= set(manifest["steps"])
     assert "demo-admin" not in json.dumps(manifest)  # passwords are printed, never stored
 
 
@@ -161,6 +166,8 @@ def test_second_run_is_idempotent_and_retrain_adds_one_version(built) -> None:  
     assert "train: already done" in again.stderr and "logs: already done" in again.stderr
     assert _hashes(data) == before
     assert [v.version for v in _registry(data).list_versions("diabetes-gbr")] == ["3", "2", "1"]
+    assert len(_registry(data).list_versions("breast-cancer-mlp")) == 4  # the releases step adds nothing twice
+    assert "releases: request" not in again.stderr
 
     retrained = _demo(data, "--retrain", "diabetes")
     assert retrained.returncode == 0, retrained.stderr[-3000:]
@@ -174,3 +181,34 @@ def test_second_run_is_idempotent_and_retrain_adds_one_version(built) -> None:  
     clash = _demo(data, "--anchor", "2026-10-01T00:00Z")
     assert clash.returncode != 0 and "--force" in clash.stderr
     assert len(BAD_RECORDS) == 4
+
+
+def test_the_demo_leaves_an_open_and_a_rejected_release_request(built) -> None:  # type: ignore[no-untyped-def]
+    from core.context import AppContext
+    from core.settings import Settings
+    from governance.releases import list_requests
+
+    data, result, _ = built
+    assert result.returncode == 0, result.stderr[-3000:]
+    ctx = AppContext.create(Settings.from_env(_env(data)))
+    try:
+        requests = list_requests(ctx, viewer="viewer")
+        by_state = {v.state: v for v in requests}
+        assert sorted(by_state) == ["open", "rejected"] and len(requests) == 2
+        waiting = by_state["open"]
+        assert (waiting.model, waiting.version, waiting.requested_by) == ("breast-cancer", "4", "scheduler")
+        assert {g.name: g.status for g in waiting.gates} == {"min_accuracy": "pass", "min_roc_auc": "pass"}
+        assert [(s.name, s.role, s.approvals, s.approved_by) for s in waiting.stages] == \
+            [("review", "reviewer", 2, ()), ("security", "security", 1, ())]
+        assert {v.model for v in list_requests(ctx, viewer="reviewer2", decidable=True)} == {"breast-cancer"}
+        assert list_requests(ctx, viewer="security", decidable=True) == []  # the review comes first
+        rejected = by_state["rejected"]
+        assert (rejected.model, rejected.version) == ("diabetes", "1")
+        [decision] = rejected.decisions
+        assert (decision.approver, decision.decision) == ("reviewer", "reject")
+        assert decision.comment.startswith("A quick baseline") and rejected.closed_reason == decision.comment
+        retrain = ctx.audit.query(action="model.retrain", actor="scheduler", resource="breast-cancer")
+        assert [e.outcome for e in retrain] == ["success"]  # version 4, trained once by the demo
+        assert ctx.audit.verify().ok
+    finally:
+        ctx.engine.dispose()

@@ -101,6 +101,8 @@ def test_demo_accounts_work_only_in_demo_mode(sqlite_ctx) -> None:  # type: igno
     accounts = access.ensure_demo_accounts(ctx)
     assert access.ensure_demo_accounts(ctx) == accounts  # idempotent
     assert {a.role for a in accounts} == set(rbac.ROLES)
+    assert [(a.username, a.role) for a in accounts if a.username != a.role] == [("reviewer2", "reviewer")]
+    assert rbac.roles_of(ctx, "security") == [("security", "*")]
     signed = {a.username: authenticate(ctx, a.username, a.password) for a in accounts}
     assert rbac.roles_of(ctx, "auditor") == [("auditor", "*")]
     ctx.settings = dataclasses.replace(ctx.settings, demo_mode=False)

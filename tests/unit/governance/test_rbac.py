@@ -27,6 +27,9 @@ def gctx(sqlite_ctx):  # type: ignore[no-untyped-def]
 def test_role_table_matches_the_design() -> None:
     assert ROLE_PERMISSIONS["viewer"] == {"model.view"}
     assert ROLE_PERMISSIONS["reviewer"] == {"model.view", "release.approve"}
+    assert ROLE_PERMISSIONS["security"] == {"model.view", "release.approve"}  # a stage of its own
+    assert rbac.ROLES == ("viewer", "operator", "reviewer", "security", "auditor", "admin")
+    assert set(ROLE_PERMISSIONS) == set(rbac.ROLES)
     assert ROLE_PERMISSIONS["auditor"] == {"model.view", "audit.read", "audit.export", "system.view"}
     assert "release.approve" not in ROLE_PERMISSIONS["operator"]
     assert {"model.rollback", "drift.run", "system.view"} <= ROLE_PERMISSIONS["operator"]

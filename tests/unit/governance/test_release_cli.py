@@ -13,7 +13,9 @@ import pytest
 from core.context import AppContext
 from core.settings import Settings
 from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from tests.unit.governance.release_fixtures import create_accounts
+from governance import identity
+from governance.rbac import grant
+from tests.unit.governance.release_fixtures import ADMIN, create_accounts
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -38,6 +40,8 @@ def env(tmp_path: Path) -> dict[str, str]:
                                     run_id=run.info.run_id)
     ctx = AppContext.create(Settings.from_env(values))
     create_accounts(ctx)
+    identity.create_user(ctx, ADMIN, "sid", "sid-password")  # the shipped chain ends with a security stage
+    grant(ctx, ADMIN, "sid", "security", "breast-cancer", reason="release tests")
     ctx.engine.dispose()
     return values
 
@@ -84,7 +88,10 @@ def test_release_cli_exit_codes(env) -> None:  # type: ignore[no-untyped-def]
     assert listed.returncode == EXIT_OK and "breast-cancer" in listed.stdout
     assert release(env, "list", "--as", "rita", "--decidable").stdout.count("breast-cancer") == 0
 
-    done = release(env, "approve", "--as", "rob", "1")
+    reviewed = release(env, "approve", "--as", "rob", "1")
+    assert reviewed.returncode == EXIT_OK and "is open (stage security)" in reviewed.stdout
+    assert release(env, "approve", "--as", "ruth", "1").returncode == EXIT_DENIED  # a reviewer, not security
+    done = release(env, "approve", "--as", "sid", "1")
     assert done.returncode == EXIT_OK and "is promoted" in done.stdout  # the final approval promotes
     assert "promoted: champion (none) -> 2; no deployment hook configured" in done.stdout
     shown = release(env, "show", "--as", "vic", "1")

@@ -24,7 +24,10 @@ def test_the_shipped_models_file_still_loads_with_its_old_gate_form() -> None:
     config = load_models_config(REPO / "config" / "models.yaml")
     bc = config.get("breast-cancer").approval
     assert bc.gates["min_roc_auc"] == GateSpec(kind="min_metric", metric="roc_auc", threshold=0.95)
-    assert [(s.name, s.role, s.approvals) for s in bc.chain] == [("review", "reviewer", 2)]
+    assert [(s.name, s.role, s.approvals) for s in bc.chain] == [("review", "reviewer", 2),
+                                                                 ("security", "security", 1)]
+    dia = config.get("diabetes").approval
+    assert [(s.name, s.role, s.approvals) for s in dia.chain] == [("review", "reviewer", 1)]  # the old form
     assert bc.request_expiry_days == 14
     assert config.get("diabetes").approval.gates["max_rmse"].kind == "max_metric"
 
