@@ -364,3 +364,15 @@ class ModelRegistry:
             raise NotFound(f"{registered_model!r} version {version} has no run to attach artifacts to")
         with self._errors(f"log artifact to {registered_model!r} version {version}"):
             self._mlflow_client().log_artifact(mv.run_id, str(path), artifact_path)
+
+
+def model_versions(ctx: Any, model: str, *, viewer: str | None,
+                   registry: ModelRegistry | None = None) -> list[ModelVersionInfo]:
+    """The read service for a configured model's MLflow versions (newest first): needs
+    ``model.view`` (``viewer=None``: a trusted internal caller); NotFound when the registered
+    model does not exist yet, ServiceUnavailable when MLflow does not answer."""
+    from governance.rbac import require_view
+
+    require_view(ctx, viewer, model)
+    registered = ctx.models.get(model).registered_model
+    return list((registry or ModelRegistry(ctx.settings.mlflow_tracking_uri)).list_versions(registered))

@@ -41,7 +41,7 @@ waiting = [v for v in everything if releases.decision_refusal(who, v, "approve")
 
 def versions_of(model: str) -> loaders.Versions:
     """The model's versions and champion from MLflow (cached briefly), for the comparison."""
-    return loaders.model_versions(ctx.settings.mlflow_tracking_uri, ctx.models.get(model).registered_model)
+    return loaders.model_versions(ctx, model, user.username)
 
 
 st.subheader(f"Waiting for your decision ({len(waiting)})")

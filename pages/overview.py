@@ -22,7 +22,7 @@ if not names:
 st.caption(f"{len(names)} monitored model{'s' if len(names) != 1 else ''}")
 models = [
     (ctx.models.get(name),
-     loaders.model_versions(ctx.settings.mlflow_tracking_uri, ctx.models.get(name).registered_model),
+     loaders.model_versions(ctx, name, user.username),
      loaders.health(ctx, name, user.username))
     for name in names
 ]

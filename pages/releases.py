@@ -27,7 +27,7 @@ if not names:
 model = st.selectbox("Model", names, key="releases.model")
 spec = ctx.models.get(model)
 
-found = loaders.model_versions(ctx.settings.mlflow_tracking_uri, spec.registered_model)
+found = loaders.model_versions(ctx, model, user.username)
 if found.error:
     degraded("MLflow", found.error)
 elif not found.registered or not found.versions:

@@ -67,17 +67,23 @@ def _registry(tracking_uri: str):  # type: ignore[no-untyped-def]
 
 
 @st.cache_data(ttl=30, show_spinner="Asking MLflow...")
-def model_versions(tracking_uri: str, registered_model: str) -> Versions:
-    """All versions of ``registered_model`` with metrics, newest first, and the champion."""
+def _model_versions(_ctx: AppContext, tracking_uri: str, model: str, viewer: str) -> Versions:
     from governance.registry import champion_of
+    from governance.registry import model_versions as read_versions
 
     try:
-        versions = list(_registry(tracking_uri).list_versions(registered_model))
+        versions = read_versions(_ctx, model, viewer=viewer, registry=_registry(tracking_uri))
     except NotFound:
         return Versions(registered=False)
-    except Exception as exc:  # ServiceUnavailable or anything MLflow raised
+    except Exception as exc:  # refused, ServiceUnavailable or anything MLflow raised
         return Versions(error=describe(exc))
     return Versions(versions=versions, champion=champion_of(versions), registered=True)
+
+
+def model_versions(ctx: AppContext, model: str, viewer: str) -> Versions:
+    """All versions of the configured ``model`` with metrics, newest first, and the champion,
+    as ``viewer`` may see them (the registry's read service checks ``model.view``)."""
+    return _model_versions(ctx, ctx.settings.mlflow_tracking_uri, model, viewer)
 
 
 def job_runs(ctx: AppContext, viewer: str, *, model: str | None = None) -> Loaded:
