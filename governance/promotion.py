@@ -59,9 +59,10 @@ from core.db import retry_busy, session_scope, write_scope
 from core.errors import Conflict, InvalidInput, VigilError
 from core.locks import named_lock
 from core.redact import redact_text, redact_url
-from core.timeutil import aware, utc_or_now
-from governance.rbac import Action, require, require_view
+from core.timeutil import utc_or_now
+from governance.rbac import Action, require
 from governance.registry import CHAMPION, ModelRegistry
+from governance.release_reads import AliasMoveView, alias_moves, move_view
 from governance.release_tables import AliasMove, ReleaseRequest
 from governance.release_views import ReleaseRequestView, load_request
 from governance.runner import governed_run
@@ -90,24 +91,6 @@ class ChampionMove:
     new_version: str
     hook: str  # what the hook did, in words
     seconds: float  # from the service call to both aliases moved (before the hook)
-
-
-@dataclass(frozen=True)
-class AliasMoveView:
-    model: str
-    alias: str
-    from_version: str | None
-    to_version: str | None
-    kind: str  # promotion | rollback | restore | external
-    actor: str
-    reason: str
-    request_id: int | None
-    moved_at: datetime
-
-
-def _view(row: AliasMove) -> AliasMoveView:
-    return AliasMoveView(row.model, row.alias, row.from_version, row.to_version, row.kind, row.actor,
-                         row.reason, row.request_id, aware(row.moved_at))  # type: ignore[arg-type]
 
 
 def registry_of(ctx: Any) -> ModelRegistry:
@@ -394,7 +377,7 @@ def _sync_one(ctx: Any, actor: Actor, spec: ModelSpec, registry: ModelRegistry,
                              conn=session.connection())
 
     retry_busy(write)
-    return _view(row)
+    return move_view(row)
 
 
 def sync_aliases(ctx: Any, actor: Actor, *, model: str | None = None,
@@ -416,9 +399,6 @@ def sync_aliases(ctx: Any, actor: Actor, *, model: str | None = None,
 
 
 def alias_history(ctx: Any, viewer: str | None, model: str) -> list[AliasMoveView]:
-    """The recorded alias moves of ``model``, newest first (the viewer needs ``model.view``)."""
-    require_view(ctx, viewer, model)
-    with session_scope(ctx.engine) as session:
-        rows = list(session.scalars(select(AliasMove).where(AliasMove.model == model)
-                                    .order_by(AliasMove.id.desc())))
-    return [_view(r) for r in rows]
+    """The recorded alias moves of ``model``, newest first (the viewer needs ``model.view``):
+    the one read, governance.release_reads.alias_moves."""
+    return alias_moves(ctx, viewer, model)

@@ -33,12 +33,16 @@ class AliasMoveView:
     moved_at: datetime
 
 
+def move_view(row: AliasMove) -> AliasMoveView:
+    """The view of one stored ``alias_moves`` row."""
+    return AliasMoveView(row.id, row.model, row.alias, row.from_version, row.to_version, row.kind, row.actor,
+                         row.reason or "", row.request_id, aware(row.moved_at))  # type: ignore[arg-type]
+
+
 def alias_moves(ctx: Any, viewer: str | None, model: str, *, limit: int = 200) -> list[AliasMoveView]:
     """The last ``limit`` alias moves of ``model``, newest first; ``viewer`` needs model.view on it."""
     require_view(ctx, viewer, model)
     with session_scope(ctx.engine) as session:
         rows = session.scalars(select(AliasMove).where(AliasMove.model == model)
                                .order_by(AliasMove.moved_at.desc(), AliasMove.id.desc()).limit(limit))
-        return [AliasMoveView(r.id, r.model, r.alias, r.from_version, r.to_version, r.kind, r.actor,
-                              r.reason or "", r.request_id, aware(r.moved_at))  # type: ignore[arg-type]
-                for r in rows]
+        return [move_view(r) for r in rows]
