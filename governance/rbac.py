@@ -182,6 +182,15 @@ def permitted_models(ctx: Any, username: str, action: str = Action.MODEL_VIEW) -
     return [m for m in ctx.models.names if any(_allows(g, action, m, at) for g in grants)]
 
 
+def viewable_models(ctx: Any, viewer: str, model: str | None = None) -> list[str]:
+    """For list reads: the configured models ``viewer`` may view, sorted; with ``model``, just that
+    one, and PermissionDenied when the viewer may not view it."""
+    if model is not None:
+        require_view(ctx, viewer, model)
+        return [model]
+    return sorted(permitted_models(ctx, viewer, Action.MODEL_VIEW))
+
+
 def insert_grant(session: Session, username: str, role: str, scope: str, *, granted_by: str, reason: str,
                  valid_from: datetime | None = None, expires_at: datetime | None = None) -> Grant:
     """Store a grant without permission checks (bootstrap and demo set-up only)."""

@@ -40,7 +40,15 @@ from core.db import retry_busy, session_scope, write_scope
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from core.timeutil import aware, utc_or_now
 from governance.promotion import promote
-from governance.rbac import ROLE_PERMISSIONS, Action, permitted_models, require, require_view, roles_of
+from governance.rbac import (
+    ROLE_PERMISSIONS,
+    Action,
+    permitted_models,
+    require,
+    require_view,
+    roles_of,
+    viewable_models,
+)
 from governance.release_gates import (
     Evidence,
     MlflowVersions,
@@ -73,14 +81,11 @@ def list_requests(ctx: Any, viewer: str, *, model: str | None = None, state: str
     """Requests of the models ``viewer`` may view, newest first; ``decidable`` keeps only those the
     viewer may approve or reject now; ``state`` filters on the state as of now."""
     now = utc_or_now(now)
-    models = set(permitted_models(ctx, viewer, Action.MODEL_VIEW))
-    if model is not None:
-        require_view(ctx, viewer, model)
-        models &= {model}
+    models = viewable_models(ctx, viewer, model)
     if not models:
         return []
     with session_scope(ctx.engine) as session:
-        rows = list(session.scalars(select(ReleaseRequest).where(ReleaseRequest.model.in_(sorted(models)))
+        rows = list(session.scalars(select(ReleaseRequest).where(ReleaseRequest.model.in_(models))
                                     .order_by(ReleaseRequest.id.desc())))
         ids = [r.id for r in rows]
         stmt = select(ReleaseDecision).where(ReleaseDecision.request_id.in_(ids))

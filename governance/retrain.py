@@ -38,7 +38,7 @@ from core.db import is_sqlite, retry_busy, session_scope, write_scope
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound
 from core.redact import redact_text
 from core.timeutil import aware, utc_or_now
-from governance.rbac import Action, permitted_models, require_view
+from governance.rbac import Action, require_view, viewable_models
 from governance.retrain_tables import ACTIVE_STATES, RetrainJob
 from governance.runner import governed_run
 
@@ -140,14 +140,11 @@ def show_retrain(ctx: Any, viewer: str | None, job_id: int) -> RetrainView:
 
 def list_retrains(ctx: Any, viewer: str, model: str | None = None, *, limit: int = 50) -> list[RetrainView]:
     """Retrain jobs of the models ``viewer`` may view (or of ``model``, which they must), newest first."""
-    models = set(permitted_models(ctx, viewer, Action.MODEL_VIEW))
-    if model is not None:
-        require_view(ctx, viewer, model)
-        models &= {model}
+    models = viewable_models(ctx, viewer, model)
     if not models:
         return []
     with session_scope(ctx.engine) as session:
-        rows = session.scalars(select(RetrainJob).where(RetrainJob.model.in_(sorted(models)))
+        rows = session.scalars(select(RetrainJob).where(RetrainJob.model.in_(models))
                                .order_by(RetrainJob.id.desc()).limit(limit))
         return [_view(r) for r in rows]
 

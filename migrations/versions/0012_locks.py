@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_locks"
-down_revision = "0011_slo_latency"
+down_revision = "0010_drift_results"
 branch_labels = None
 depends_on = None
 
