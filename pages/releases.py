@@ -38,11 +38,10 @@ else:
                 f"({len(found.versions)} versions registered)")
 
 st.subheader("Release requests")
-try:
-    requests = releases.list_requests(ctx, viewer=user.username, model=model)
-except Exception as exc:  # refused or the database did not answer
-    st.error(f"Cannot read the release requests: {esc(exc)}", icon=":material/error:")
-    requests = []
+read = loaders.guarded(lambda: releases.list_requests(ctx, viewer=user.username, model=model))
+if read.error:  # refused or the database did not answer (redacted, one line)
+    st.error(f"Cannot read the release requests: {esc(read.error)}", icon=":material/error:")
+requests = read.value or []
 if requests:
     st.dataframe([{"request": v.id, "version": v.version, "state": v.state, "requested by": v.requested_by,
                    "opened": when(v.opened_at), "closed": when(v.closed_at),
@@ -55,11 +54,10 @@ else:
     st.caption("No release request for this model yet.")
 
 st.subheader("Alias history")
-try:
-    moves = release_reads.alias_moves(ctx, viewer=user.username, model=model)
-except Exception as exc:  # refused or the database did not answer
-    st.error(f"Cannot read the alias history: {esc(exc)}", icon=":material/error:")
-    moves = []
+read = loaders.guarded(lambda: release_reads.alias_moves(ctx, viewer=user.username, model=model))
+if read.error:
+    st.error(f"Cannot read the alias history: {esc(read.error)}", icon=":material/error:")
+moves = read.value or []
 if moves:
     st.dataframe([{"at": when(m.moved_at), "alias": m.alias, "from": m.from_version or "-",
                    "to": m.to_version or "-", "kind": m.kind, "by": m.actor, "why": m.reason,
