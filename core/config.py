@@ -203,6 +203,46 @@ class RetrainSpec(_Strict):
         return self.timeout_s if self.timeout_s is not None else self.timeout_minutes * 60
 
 
+class AutoRollbackPolicy(_Strict):
+    """When the watcher (governance.auto_rollback, run by ``python -m jobs.scheduler`` on the
+    leader or ``python -m jobs.watch``) rolls a newly promoted champion back by itself, as actor
+    ``system``; off unless ``enabled``.
+
+    For ``probation_hours`` after a promotion the champion's error ratio and p99 latency over the
+    last ``window_seconds`` are checked every ``check_seconds``; a check breaches when the error
+    ratio exceeds ``max_error_ratio`` or the p99 exceeds ``max_p99_ms`` (at least one of the two
+    must be set). After a breach the next check comes ``confirm_seconds`` later, and after
+    ``consecutive`` breaching checks in a row the champion goes back to the version it replaced.
+    A window with fewer than ``min_requests`` requests, or a check whose data source does not
+    answer, is "no evidence": neither a breach nor a pass. The worst time from a breach visible
+    in the data to the rollback is about ``check_seconds + (consecutive - 1) * confirm_seconds``
+    (25 s with the defaults) plus the move itself.
+    """
+
+    enabled: bool = False
+    probation_hours: float = Field(default=2.0, gt=0, le=24 * 30)
+    check_seconds: float = Field(default=15.0, ge=1, le=3600)
+    confirm_seconds: float | None = Field(default=5.0, ge=1, le=3600)
+    consecutive: int = Field(default=3, ge=1, le=100)
+    window_seconds: int = Field(default=60, ge=10, le=24 * 3600)
+    min_requests: int = Field(default=20, ge=1)
+    max_error_ratio: float | None = Field(default=None, ge=0, lt=1)
+    max_p99_ms: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> AutoRollbackPolicy:
+        if self.enabled and self.max_error_ratio is None and self.max_p99_ms is None:
+            raise ValueError("an enabled auto_rollback needs max_error_ratio or max_p99_ms (or both)")
+        if self.confirm_seconds is not None and self.confirm_seconds > self.check_seconds:
+            raise ValueError("confirm_seconds must not exceed check_seconds (it re-checks a breach sooner)")
+        return self
+
+    @property
+    def confirm_interval(self) -> float:
+        """Seconds from a breaching check to the next one."""
+        return self.confirm_seconds if self.confirm_seconds is not None else self.check_seconds
+
+
 class ModelSpec(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     registered_model: str = Field(min_length=1)
@@ -216,6 +256,7 @@ class ModelSpec(_Strict):
     drift: DriftSpec = Field(default_factory=DriftSpec)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
+    auto_rollback: AutoRollbackPolicy = Field(default_factory=AutoRollbackPolicy)
 
     @field_validator("features")
     @classmethod

@@ -289,6 +289,7 @@ def import_all_tables() -> None:
         "governance.tables",
         "governance.release_tables",
         "governance.retrain_tables",
+        "governance.auto_rollback_tables",
         "monitoring.logs.tables",
         "monitoring.drift.tables",
         "monitoring.slo.tables",

@@ -330,23 +330,43 @@ def rollback(ctx: Any, actor: Actor, model: str, *, reason: str, to_version: str
     with governed_run(ctx, actor, Action.MODEL_ROLLBACK, model, job="rollback",
                       failure_details={"to_version": to_version, "reason": (reason or "")[:500]}) as run:
         reason = (reason or "").strip()
-        if not reason:
-            raise InvalidInput("a rollback needs a reason (say why the champion goes back)")
-        if len(reason) > MAX_REASON:
-            raise InvalidInput(f"a reason is at most {MAX_REASON} characters (got {len(reason)})")
-        spec = ctx.models.get(model)
-        with _alias_lock(ctx, model):
-            registry = registry_of(ctx)
-            _sync_one(ctx, actor, spec, registry, now)
-            move, rows = _move_champion(ctx, actor, spec, registry, to_version, kind="rollback", reason=reason,
-                                        request_id=None, now=now, note=run.audit, started=started)
-            _write(ctx, rows)
+        move = move_champion_back(ctx, actor, model, reason=reason, to_version=to_version, now=now,
+                                  note=run.audit, started=started)
         run.message = f"{model}: champion {move.old_version or '(none)'} -> {move.new_version}"
         run.details = {"old_version": move.old_version, "new_version": move.new_version}
         run.audit = {"old_version": move.old_version, "new_version": move.new_version, "reason": reason,
                      "hook": move.hook, "alias_seconds": move.seconds}
     return move
 
+
+def move_champion_back(ctx: Any, actor: Actor, model: str, *, reason: str, to_version: str | None = None,
+                       expect_champion: str | None = None, now: datetime | None = None,
+                       note: dict[str, Any] | None = None, started: float | None = None) -> ChampionMove:
+    """The move of :func:`rollback` without its permission check and audit entry: for a caller
+    that checked the grant and audits the move itself (governance.auto_rollback, acting as
+    ``system`` on the job account's grant). With ``expect_champion`` the move happens only while
+    that version is still the champion (checked under the model's alias lock; Conflict otherwise),
+    so a rollback decided on stale data never moves a champion someone else has changed."""
+    started = time.perf_counter() if started is None else started
+    now = utc_or_now(now)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a rollback needs a reason (say why the champion goes back)")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"a reason is at most {MAX_REASON} characters (got {len(reason)})")
+    spec = ctx.models.get(model)
+    with _alias_lock(ctx, model):
+        registry = registry_of(ctx)
+        _sync_one(ctx, actor, spec, registry, now)
+        if expect_champion is not None:
+            current = registry.aliases(spec.registered_model).get(CHAMPION)
+            if current != expect_champion:
+                raise Conflict(f"the champion of {model} is now {current or '(none)'}, not {expect_champion}: "
+                               "it moved since the decision, nothing was rolled back")
+        move, rows = _move_champion(ctx, actor, spec, registry, to_version, kind="rollback", reason=reason,
+                                    request_id=None, now=now, note={} if note is None else note, started=started)
+        _write(ctx, rows)
+    return move
 
 # -- moves made outside the console ------------------------------------------------------------------
 def _last_known(session: Any, model: str, alias: str) -> str | None:

@@ -4,11 +4,15 @@ with two incidents, and one demo account per role. Non-interactive, idempotent, 
     python -m jobs.demo                       # build what is missing (finished steps are skipped)
     VIGIL_DEMO=true python -m jobs.demo --force --as admin   # wipe and rebuild with a new anchor (now)
     python -m jobs.demo --retrain diabetes    # train and register one new version of a model
+    VIGIL_DEMO=true python -m jobs.demo --inject-latency-breach breast-cancer   # slow the champion down
 
 --retrain needs model.retrain on the model (the job account VIGIL_JOB_USER has it in the demo);
 --force runs only in demo mode and needs access.manage (an admin: --as admin in demo mode, or
 VIGIL_TOKEN). Both are audited: the refusal, the start and the outcome; --force never wipes
 accounts, grants, API tokens, job runs or the audit log, so its own entries survive the wipe.
+--inject-latency-breach MODEL (demo mode, ingest.run on the model) appends slow requests of the
+champion to the model's logs and ingests them (demo.breach): the auto-rollback watcher rolls a
+champion on probation back after its consecutive breaching checks (README "Auto-rollback").
 
 Steps (recorded in <data>/demo/manifest.json):
   train     train 3 versions per model (torch MLP for breast-cancer, gradient boosting for
@@ -181,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="only train and register one new version of MODEL (no alias is moved)",
     )
     p.add_argument(
+        "--inject-latency-breach",
+        metavar="MODEL",
+        default=None,
+        help="demo mode: append slow requests of MODEL's champion to its logs and ingest them "
+        "(the auto-rollback watcher's breach; demo.breach)",
+    )
+    p.add_argument(
         "--anchor",
         type=_parse_anchor,
         default=None,
@@ -266,6 +277,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             handle.message = f"registered {details['registered_model']} version {details['version']}"
         print(f"{handle.message} (no alias moved: request a release to promote it)")
         print(f"VIGIL_VERSION={details['version']}")  # jobs.worker's contract: it opens the release request
+        return EXIT_OK
+    if args.inject_latency_breach:
+        from demo.breach import inject_latency_breach
+
+        details = inject_latency_breach(ctx, actor, args.inject_latency_breach, _progress)
+        print(f"{args.inject_latency_breach}: {details['requests']} slow requests of version "
+              f"{details['version']} injected; auto-rollback: {details['summary']}")
         return EXIT_OK
     if args.force:
         from demo.actions import check_reset

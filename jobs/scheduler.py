@@ -25,6 +25,15 @@ the scheduler's own counters. ``/healthz`` answers ``ok`` on leader and standby 
 that is already taken (two schedulers on one host) stops the start with one line and exit 2:
 running without /metrics would hide the replica from monitoring.
 
+Auto-rollback: when a model's ``auto_rollback`` policy is on, a thread of the scheduler runs the
+watcher (governance.auto_rollback.Watcher) on the leader only: every ``check_seconds`` (15 s by
+default) it checks each champion on probation after its promotion and rolls it back as actor
+``system`` after the configured consecutive breaches. It never blocks the cron jobs (they are
+subprocesses) and a standby's thread waits until its replica leads. Its series on ``/metrics``:
+``vigil_auto_rollback_checks_total{model,outcome}``, ``vigil_auto_rollback_rollbacks_total{model,result}``,
+``vigil_auto_rollback_last_check_timestamp_seconds`` and ``vigil_auto_rollback_errors_total``.
+``python -m jobs.watch`` runs the same watcher without the scheduler.
+
 SIGTERM or SIGINT stops scheduling and releases the lease (a standby takes over at once), waits
 up to ``--grace`` seconds for running jobs, then terminates them, and exits 0.
 
@@ -265,11 +274,54 @@ class Scheduler:
         return out
 
 
-def serve_metrics(scheduler: Scheduler, host: str, port: int, ctx: Any = None) -> Any:
-    """``/metrics`` (stored results plus the scheduler's own series) and ``/healthz``."""
+class WatcherThread:
+    """The auto-rollback watcher (governance.auto_rollback.Watcher) in a daemon thread that checks
+    only while ``scheduler`` leads and stops when its ``stop_event`` is set. Without a database at
+    start it retries every 5 s; it acts as the job account (VIGIL_JOB_USER, never VIGIL_TOKEN, as
+    the scheduled jobs do)."""
+
+    RETRY_S = 5.0
+
+    def __init__(self, scheduler: Scheduler, settings: Any, ctx: Any = None) -> None:
+        self.scheduler, self.settings, self.ctx = scheduler, settings, ctx
+        self.watcher: Any = None
+        self.thread = threading.Thread(target=self._run, name="auto-rollback-watcher", daemon=True)
+
+    def _run(self) -> None:
+        from core.context import AppContext
+        from governance.auto_rollback import Watcher
+        from jobs._identity import cli_actor, job_environment
+
+        stop = self.scheduler.stop_event
+        while self.watcher is None and not stop.is_set():
+            try:
+                ctx = self.ctx or AppContext.create(self.settings)
+                self.watcher = Watcher(ctx, cli_actor(ctx, env=job_environment()))
+            except Exception as exc:  # noqa: BLE001  the database is down at start: try again
+                log.warning("auto-rollback watcher waits for the database: %s", exc)
+                stop.wait(self.RETRY_S)
+        if self.watcher is not None:
+            self.watcher.run(stop, lambda: self.scheduler.leading)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+
+    def metric_samples(self) -> list[tuple[str, str, str, dict[str, Any], float | None]]:
+        return self.watcher.metric_samples() if self.watcher is not None else []
+
+
+def serve_metrics(scheduler: Scheduler, host: str, port: int, ctx: Any = None,
+                  watcher: WatcherThread | None = None) -> Any:
+    """``/metrics`` (stored results plus the scheduler's and the watcher's own series) and ``/healthz``."""
     from monitoring.health.exporter import ScrapeCollector, start_metrics_server
 
-    return start_metrics_server(host, port, ScrapeCollector(ctx, scheduler.metric_samples))
+    def samples() -> list[tuple[str, str, str, dict[str, Any], float | None]]:
+        return scheduler.metric_samples() + (watcher.metric_samples() if watcher is not None else [])
+
+    return start_metrics_server(host, port, ScrapeCollector(ctx, samples))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -304,7 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jobs._identity import job_environment
     from jobs.slo import parse_at
 
-    schedules = dict(load_models_config(settings.config_file).schedules)
+    models_config = load_models_config(settings.config_file)
+    schedules = dict(models_config.schedules)
+    watched = [m.name for m in models_config.models if m.auto_rollback.enabled]
     if args.jobs:
         wanted = [j.strip() for j in args.jobs.split(",") if j.strip()]
         unknown = [j for j in wanted if j not in schedules]
@@ -343,8 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     scheduler.lease = LeaderLease(engine, args.lease_name, ttl=args.lease_ttl, clock=scheduler.clock,
                                   prepare=(lambda: migrate(engine, busy_timeout=settings.db_busy_timeout_seconds))
                                   if ctx is None else None)
+    watcher = WatcherThread(scheduler, settings, ctx) if watched else None
     try:
-        server = serve_metrics(scheduler, args.host, args.port, ctx)
+        server = serve_metrics(scheduler, args.host, args.port, ctx, watcher)
     except OSError as exc:
         print(f"error: cannot serve /metrics on {args.host}:{args.port}: {exc.strerror or exc} "
               "(is another scheduler running on this host? give each its own --port or "
@@ -361,9 +416,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if watcher is not None:
+        log.info("auto-rollback watcher on the leader for %s", ", ".join(watched))
+        watcher.start()
     try:
         scheduler.loop(args.grace)
     finally:
+        if watcher is not None:
+            watcher.join(args.grace)  # the check in progress finishes; the loop sees the stop event
         server.shutdown()
         server.server_close()
     log.info("scheduler stopped")

@@ -194,8 +194,10 @@ def metrics_series(logstore_dir: Store, model: str, start: datetime, end: dateti
 
 
 def summary(logstore_dir: Store, model: str, at: datetime, *, window: str = "1h",
-            apdex_t_ms: float = 100.0) -> dict[str, Any]:
-    """Figures of the last ``window`` (and the window before it) for the health score."""
+            apdex_t_ms: float = 100.0, version: str | None = None) -> dict[str, Any]:
+    """Figures of the last ``window`` (and the window before it) for the health score; with
+    ``version``, the window figures of that model version's requests only (governance.auto_rollback
+    judges a newly promoted champion by them)."""
     empty = {"requests": 0, "previous_requests": 0, "error_rate": None, "previous_error_rate": None,
              "p50_ms": None, "p95_ms": None, "p99_ms": None, "apdex": None, "gpu_utilization": None,
              "gpu_memory_mb": None, "last_ts": None, "version": None, "hourly_requests": []}
@@ -207,9 +209,10 @@ def summary(logstore_dir: Store, model: str, at: datetime, *, window: str = "1h"
     con = _connect()
     try:
         src = _source(con, logstore_dir, model)
+        only = "" if version is None else " WHERE CAST(version AS VARCHAR) = '" + str(version).replace("'", "''") + "'"
         row = con.execute(
             f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms, gpu_utilization, gpu_memory_mb, "
-            f"CAST(version AS VARCHAR) AS version FROM {src}) "
+            f"CAST(version AS VARCHAR) AS version FROM {src}{only}) "
             f"SELECT count(*) FILTER (WHERE ts > {end - w!r}), "
             f"count(*) FILTER (WHERE ts <= {end - w!r}), "
             f"avg(CASE WHEN status <> 'ok' THEN 1.0 ELSE 0.0 END) FILTER (WHERE ts > {end - w!r}), "
