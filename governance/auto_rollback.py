@@ -44,6 +44,7 @@ first). :class:`Watcher` runs the checks in a loop (jobs.scheduler on the leader
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -518,7 +519,7 @@ def probation_status(ctx: Any, viewer: str | None, model: str, *, now: datetime 
     if current is None or current.id != probation.promotion_id or not probation.active(now):
         why = "the probation is over" if not probation.active(now) else "the champion moved since"
         return status("ended", f"Version {probation.version}: {why}; no automatic rollback.", probation, last)
-    left = int((probation.ends_at - now).total_seconds() // 60)
+    left = math.ceil((probation.ends_at - now).total_seconds() / 60)
     said = (f"last check {last.outcome} ({last.streak}/{policy.consecutive} breaches in a row)" if last
             else "no check yet")
     return status("watching", f"Version {probation.version} is on probation for {left} more minutes; {said}.",
