@@ -56,7 +56,7 @@ def test_only_breaches_and_passes_move_the_streak() -> None:
         streak = next_streak(streak, outcome)
         seen.append(streak)
     assert seen == [1, 1, 1, 2, 0, 1]
-    assert auto_rollback.interval_after(POLICY, "breach") == 5 and auto_rollback.interval_after(POLICY, "pass") == 15
+    assert auto_rollback.interval_after(POLICY, "breach") == 3 and auto_rollback.interval_after(POLICY, "pass") == 15
 
 
 def _models_file(tmp_path: Path, block: str) -> Path:
@@ -181,7 +181,7 @@ def test_checks_fall_due_every_check_seconds_and_sooner_after_a_breach(actx, mon
     assert auto_rollback.due_in(actx, BC, now=at(61)) == pytest.approx(14)
     assert auto_rollback.check_model(actx, WATCHER, BC, now=at(70)).why == "not due"
     auto_rollback.check_model(actx, WATCHER, BC, now=at(75))
-    assert auto_rollback.due_in(actx, BC, now=at(76)) == pytest.approx(4)  # confirm a breach in 5 s
+    assert auto_rollback.due_in(actx, BC, now=at(76)) == pytest.approx(2)  # confirm a breach in 3 s
 
 
 def test_after_the_probation_window_nothing_is_checked(actx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
