@@ -35,20 +35,16 @@ Two watchers (two schedulers' leaders in a split second, or the scheduler and
 ``python -m jobs.watch``) never check one model at once: a check holds the named lock
 ``auto_rollback:<model>`` (core.locks) and a busy lock skips the model for that turn.
 
-Reads for the Releases page (the viewer needs ``model.view`` on the model):
-:func:`probation_status` (one :class:`ProbationStatus`: policy, state, version, window, streak,
-last check, one sentence) and :func:`recent_checks` (the stored :class:`CheckView` rows, newest
-first). :class:`Watcher` runs the checks in a loop (jobs.scheduler on the leader, jobs.watch).
+Reads for the Releases page live in governance.auto_rollback_reads (:func:`probation_status`,
+:func:`recent_checks`, re-exported here); governance.auto_rollback_watcher.Watcher runs the checks
+in a loop (jobs.scheduler on the leader, jobs.watch).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,10 +56,18 @@ from core.db import retry_busy, session_scope, write_scope
 from core.errors import PermissionDenied
 from core.redact import redact_text
 from core.timeutil import aware, utc_or_now
+from governance.auto_rollback_reads import (  # noqa: F401  (re-exported: the page's read API)
+    CheckView,
+    Probation,
+    ProbationStatus,
+    _check_view,
+    _last_check,
+    probation_of,
+    probation_status,
+    recent_checks,
+)
 from governance.auto_rollback_tables import AutoRollbackCheck
-from governance.rbac import Action, require, require_view
-from governance.registry import CHAMPION
-from governance.release_tables import AliasMove
+from governance.rbac import Action, require
 
 log = logging.getLogger("vigil.auto_rollback")
 
@@ -71,109 +75,6 @@ SYSTEM = "system"  # the actor an automatic rollback is made as (as governance.r
 JOB = "auto_rollback"  # the job-run name of an automatic rollback
 RETRY_FAILED_S = 60.0  # a failed rollback is tried again at most this often
 VERSION_LABELS = ("model_version", "version")  # Prometheus labels that may carry the version
-
-
-# -- what the page reads -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class CheckView:
-    """One stored probation check (see governance.auto_rollback_tables)."""
-
-    id: int
-    model: str
-    version: str
-    promotion_id: int
-    checked_at: datetime
-    outcome: str  # pass | breach | no_evidence | degraded
-    source: str  # prometheus | logs | none
-    requests: float | None
-    error_ratio: float | None
-    p99_ms: float | None
-    streak: int  # consecutive breaches up to this check
-    detail: str  # the values against the thresholds, or why there was no evidence
-    action: str | None  # rolled_back | rollback_failed | None
-    action_detail: str | None
-
-
-@dataclass(frozen=True)
-class ProbationStatus:
-    """What the watcher does for a model now, for the Releases page.
-
-    ``state``: ``off`` (policy disabled), ``no promotion`` (the champion was not promoted by the
-    console, or never moved), ``watching`` (on probation: checks run), ``rolled back`` (the
-    watcher rolled the last promotion back), ``ended`` (the probation is over or the champion
-    moved since)."""
-
-    model: str
-    enabled: bool
-    state: str
-    version: str | None  # the promoted version on (or last on) probation
-    promoted_at: datetime | None
-    ends_at: datetime | None
-    streak: int
-    consecutive: int
-    check_seconds: float
-    max_error_ratio: float | None
-    max_p99_ms: float | None
-    window_seconds: int
-    last_check: CheckView | None
-    summary: str
-
-
-def _check_view(row: AutoRollbackCheck) -> CheckView:
-    return CheckView(row.id, row.model, row.version, row.promotion_id, aware(row.checked_at),  # type: ignore[arg-type]
-                     row.outcome, row.source, row.requests, row.error_ratio, row.p99_ms, row.streak,
-                     row.detail or "", row.action, row.action_detail)
-
-
-def recent_checks(ctx: Any, viewer: str | None, model: str, *, limit: int = 50) -> list[CheckView]:
-    """The last ``limit`` probation checks of ``model``, newest first; ``viewer`` needs ``model.view``."""
-    ctx.models.get(model)  # NotFound names the configured models
-    require_view(ctx, viewer, model)
-    with session_scope(ctx.engine) as session:
-        rows = session.scalars(select(AutoRollbackCheck).where(AutoRollbackCheck.model == model)
-                               .order_by(AutoRollbackCheck.id.desc()).limit(limit))
-        return [_check_view(r) for r in rows]
-
-
-# -- probation -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Probation:
-    """The promotion a model's champion is on probation for."""
-
-    model: str
-    version: str
-    from_version: str | None  # the champion it replaced: where a rollback goes
-    promotion_id: int  # alias_moves.id
-    promoted_at: datetime
-    ends_at: datetime
-
-    def active(self, now: datetime) -> bool:
-        return self.promoted_at <= now < self.ends_at
-
-
-def _last_champion_move(session: Any, model: str) -> AliasMove | None:
-    return session.scalar(select(AliasMove).where(AliasMove.model == model, AliasMove.alias == CHAMPION)
-                          .order_by(AliasMove.moved_at.desc(), AliasMove.id.desc()).limit(1))
-
-
-def _probation_from(row: AliasMove | None, policy: AutoRollbackPolicy) -> Probation | None:
-    if row is None or row.kind != "promotion" or row.to_version is None:
-        return None
-    promoted = aware(row.moved_at)
-    assert promoted is not None
-    return Probation(row.model, row.to_version, row.from_version, row.id, promoted,
-                     promoted + timedelta(hours=policy.probation_hours))
-
-
-def probation_of(ctx: Any, model: str, *, now: datetime | None = None) -> Probation | None:
-    """The model's probation at ``now``: None when the policy is off, the champion's last recorded
-    move is not a promotion, or the promotion is older than ``probation_hours``."""
-    spec = ctx.models.get(model)
-    if not spec.auto_rollback.enabled:
-        return None
-    with session_scope(ctx.engine) as session:
-        probation = _probation_from(_last_champion_move(session, model), spec.auto_rollback)
-    return probation if probation is not None and probation.active(utc_or_now(now)) else None
 
 
 # -- the evidence and the verdict (pure) --------------------------------------------------------
@@ -317,10 +218,6 @@ class CheckResult:
     failed: bool = False  # the rollback was refused or failed
     denied: bool = False  # refused: the watcher's account may not roll the model back
 
-
-def _last_check(session: Any, promotion_id: int) -> AutoRollbackCheck | None:
-    return session.scalar(select(AutoRollbackCheck).where(AutoRollbackCheck.promotion_id == promotion_id)
-                          .order_by(AutoRollbackCheck.id.desc()).limit(1))
 
 
 def _last_failed_attempt(session: Any, promotion_id: int) -> datetime | None:
@@ -480,138 +377,3 @@ def _notify(ctx: Any, model: str, text: str, reason: str, *, ok: bool) -> None:
     problem = send(url, body, retries=2, backoff=0.5)
     if problem:
         log.warning("auto-rollback notification for %s not sent: %s", model, problem)
-
-
-# -- the page's summary ------------------------------------------------------------------------
-def probation_status(ctx: Any, viewer: str | None, model: str, *, now: datetime | None = None) -> ProbationStatus:
-    """What the watcher does for ``model`` now (see :class:`ProbationStatus`); ``viewer`` needs
-    ``model.view``. Reads only stored state: the alias moves and the stored checks."""
-    spec = ctx.models.get(model)
-    require_view(ctx, viewer, model)
-    policy, now = spec.auto_rollback, utc_or_now(now)
-
-    def status(state: str, summary: str, probation: Probation | None = None, last: CheckView | None = None,
-               ) -> ProbationStatus:
-        return ProbationStatus(model, policy.enabled, state, probation.version if probation else None,
-                               probation.promoted_at if probation else None,
-                               probation.ends_at if probation else None, last.streak if last else 0,
-                               policy.consecutive, policy.check_seconds, policy.max_error_ratio, policy.max_p99_ms,
-                               policy.window_seconds, last, summary)
-
-    if not policy.enabled:
-        return status("off", "Auto-rollback is off for this model.")
-    with session_scope(ctx.engine) as session:
-        current = _last_champion_move(session, model)
-        promotion = session.scalar(select(AliasMove).where(
-            AliasMove.model == model, AliasMove.alias == CHAMPION, AliasMove.kind == "promotion")
-            .order_by(AliasMove.moved_at.desc(), AliasMove.id.desc()).limit(1))
-        probation = _probation_from(promotion, policy)
-        last_row = _last_check(session, probation.promotion_id) if probation else None
-        last = _check_view(last_row) if last_row is not None else None
-        rolled = probation is not None and session.scalar(select(AutoRollbackCheck).where(
-            AutoRollbackCheck.promotion_id == probation.promotion_id, AutoRollbackCheck.action == "rolled_back")
-            .limit(1)) is not None
-    if probation is None:
-        return status("no promotion", "No promotion by the console yet: nothing on probation.")
-    if rolled:
-        return status("rolled back", f"Version {probation.version} was rolled back automatically "
-                      f"({last.action_detail if last and last.action_detail else 'see the checks'}).", probation, last)
-    if current is None or current.id != probation.promotion_id or not probation.active(now):
-        why = "the probation is over" if not probation.active(now) else "the champion moved since"
-        return status("ended", f"Version {probation.version}: {why}; no automatic rollback.", probation, last)
-    left = math.ceil((probation.ends_at - now).total_seconds() / 60)
-    said = (f"last check {last.outcome} ({last.streak}/{policy.consecutive} breaches in a row)" if last
-            else "no check yet")
-    return status("watching", f"Version {probation.version} is on probation for {left} more minutes; {said}.",
-                  probation, last)
-
-
-# -- the loop --------------------------------------------------------------------------------------
-@dataclass
-class Watcher:
-    """Runs :func:`check_model` for every model with the policy on, each when its check is due.
-
-    ``tick`` checks what is due and returns how long to wait; ``run`` loops until ``stop`` is set,
-    only while ``leading()`` (jobs.scheduler passes its lease). An error of one model's check (the
-    database down) is logged and counted, never raised: the loop carries on."""
-
-    ctx: Any
-    actor: Actor
-    models: list[str] | None = None
-    checks: dict[tuple[str, str], int] = field(default_factory=dict)  # (model, outcome) -> count
-    rollbacks: dict[tuple[str, str], int] = field(default_factory=dict)  # (model, result) -> count
-    errors: int = 0
-    last_check_at: float | None = None  # UNIX time of the last check stored
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def enabled_models(self) -> list[str]:
-        names = self.models if self.models is not None else self.ctx.models.names
-        return [n for n in names if self.ctx.models.get(n).auto_rollback.enabled]
-
-    def _count(self, result: CheckResult) -> None:
-        with self.lock:
-            if result.checked is not None:
-                key = (result.model, result.checked.outcome)
-                self.checks[key] = self.checks.get(key, 0) + 1
-                self.last_check_at = result.checked.checked_at.timestamp()
-            if result.rolled_back or result.failed:
-                key = (result.model, "success" if result.rolled_back else "failed")
-                self.rollbacks[key] = self.rollbacks.get(key, 0) + 1
-
-    def tick(self, *, force: bool = False) -> tuple[list[CheckResult], float]:
-        """Check every due model; returns the results and the seconds until the next is due."""
-        results, waits = [], []
-        for model in self.enabled_models():
-            try:
-                result = check_model(self.ctx, self.actor, model, force=force)
-                self._count(result)
-                results.append(result)
-                wait = due_in(self.ctx, model)
-                waits.append(self.ctx.models.get(model).auto_rollback.check_seconds if wait is None else wait)
-            except Exception as exc:  # noqa: BLE001  the database or a bug: logged, the loop goes on
-                with self.lock:
-                    self.errors += 1
-                log.error("auto-rollback check of %s failed: %s", model, redact_text(f"{type(exc).__name__}: {exc}"))
-                waits.append(5.0)
-        return results, min(waits, default=30.0)
-
-    def run(self, stop: threading.Event, leading: Callable[[], bool] = lambda: True) -> None:
-        """Loop until ``stop`` is set: tick while leading, else wait a second and look again."""
-        log.info("auto-rollback watcher started for %s", ", ".join(self.enabled_models()) or "no model")
-        while not stop.is_set():
-            wait = 1.0
-            if leading():
-                _, wait = self.tick()
-            stop.wait(min(max(wait, 0.2), 30.0))
-        log.info("auto-rollback watcher stopped")
-
-    def metric_samples(self) -> list[tuple[str, str, str, dict[str, Any], float | None]]:
-        """The watcher's series for /metrics (jobs.scheduler's sample format)."""
-        out: list[tuple[str, str, str, dict[str, Any], float | None]] = []
-        with self.lock:
-            for (model, outcome), count in sorted(self.checks.items()):
-                out.append(("vigil_auto_rollback_checks_total", "counter",
-                            "Probation checks stored by this watcher", {"model": model, "outcome": outcome},
-                            float(count)))
-            for (model, result), count in sorted(self.rollbacks.items()):
-                out.append(("vigil_auto_rollback_rollbacks_total", "counter",
-                            "Automatic rollbacks attempted by this watcher", {"model": model, "result": result},
-                            float(count)))
-            out.append(("vigil_auto_rollback_last_check_timestamp_seconds", "gauge",
-                        "UNIX time of this watcher's last stored check", {}, self.last_check_at))
-            out.append(("vigil_auto_rollback_errors_total", "counter",
-                        "Checks that failed for want of the database (or a bug)", {}, float(self.errors)))
-        return out
-
-
-def run_checks(ctx: Any, actor: Actor, *, models: list[str] | None = None, now: datetime | None = None,
-               force: bool = True) -> list[CheckResult]:
-    """One check of every (or each named) model with the policy on that is on probation, due or
-    not (``force``); what ``python -m jobs.watch --once`` runs."""
-    names = models if models is not None else ctx.models.names
-    return [check_model(ctx, actor, name, now=now, force=force) for name in names]
-
-
-__all__ = ["CheckResult", "CheckView", "Evidence", "Probation", "ProbationStatus", "Watcher", "check_model",
-           "due_in", "gather_evidence", "interval_after", "judge", "next_streak", "probation_of",
-           "probation_status", "recent_checks", "run_checks"]

@@ -26,8 +26,8 @@ that is already taken (two schedulers on one host) stops the start with one line
 running without /metrics would hide the replica from monitoring.
 
 Auto-rollback: when a model's ``auto_rollback`` policy is on, a thread of the scheduler runs the
-watcher (governance.auto_rollback.Watcher) on the leader only: every ``check_seconds`` (15 s by
-default) it checks each champion on probation after its promotion and rolls it back as actor
+watcher (governance.auto_rollback_watcher.Watcher) on the leader only: every ``check_seconds``
+(15 s by default) it checks each champion on probation after its promotion and rolls it back as actor
 ``system`` after the configured consecutive breaches. It never blocks the cron jobs (they are
 subprocesses) and a standby's thread waits until its replica leads. Its series on ``/metrics``:
 ``vigil_auto_rollback_checks_total{model,outcome}``, ``vigil_auto_rollback_rollbacks_total{model,result}``,
@@ -275,8 +275,8 @@ class Scheduler:
 
 
 class WatcherThread:
-    """The auto-rollback watcher (governance.auto_rollback.Watcher) in a daemon thread that checks
-    only while ``scheduler`` leads and stops when its ``stop_event`` is set. Without a database at
+    """The auto-rollback watcher (governance.auto_rollback_watcher.Watcher) in a daemon thread that
+    checks only while ``scheduler`` leads and stops when its ``stop_event`` is set. Without a database at
     start it retries every 5 s; it acts as the job account (VIGIL_JOB_USER, never VIGIL_TOKEN, as
     the scheduled jobs do)."""
 
@@ -289,7 +289,7 @@ class WatcherThread:
 
     def _run(self) -> None:
         from core.context import AppContext
-        from governance.auto_rollback import Watcher
+        from governance.auto_rollback_watcher import Watcher
         from jobs._identity import cli_actor, job_environment
 
         stop = self.scheduler.stop_event

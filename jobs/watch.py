@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     setup_logging(args.verbose)
     from core.context import AppContext
-    from governance.auto_rollback import Watcher, check_model
+    from governance.auto_rollback import check_model
+    from governance.auto_rollback_watcher import Watcher
     from jobs._identity import cli_actor
     from jobs._models import Outcome, run_each, selected_models
 

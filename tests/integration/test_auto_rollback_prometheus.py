@@ -4,7 +4,9 @@ shipped timing (a check every 15 s, 3 s after a breach, three breaches in a row)
 
 The issue's target, measured here: from the breach visible in the data (Prometheus' own p99 of
 the promoted version over the watcher's window above the threshold) to the ``champion`` alias
-moved back, under 30 s. benchmarks/auto_rollback_mttr.py takes the median over several runs.
+moved back, under 30 s. The slowdown starts right after a passing check, the worst phase of the
+check cycle (15 s + 2 x 3 s + the checks and the move); benchmarks/auto_rollback_mttr.py takes the
+median over several runs at random phases.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from core.context import AppContext
 from core.errors import ConfigError, PermissionDenied
 from governance import auto_rollback, identity, promotion
 from governance.auto_rollback import Evidence, judge, next_streak
+from governance.auto_rollback_watcher import Watcher
 from governance.rbac import grant
 from tests.unit.governance.release_fixtures import ADMIN, BC, DIA, create_accounts, two_stage_models
 from tests.unit.governance.test_promotion import RM, T0, aliases, approve_all, make_versions
@@ -207,7 +208,7 @@ def test_a_disabled_policy_does_nothing(actx, monkeypatch) -> None:  # type: ign
     assert auto_rollback.check_model(actx, WATCHER, DIA, now=at(60)).why == "auto-rollback off"
     assert asked == [] and auto_rollback.recent_checks(actx, None, BC) == []
     assert auto_rollback.probation_status(actx, "vic", BC).state == "off"
-    assert auto_rollback.Watcher(actx, WATCHER).enabled_models() == []
+    assert Watcher(actx, WATCHER).enabled_models() == []
 
 
 def test_a_watcher_account_without_the_grant_is_refused_and_audited(actx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -257,7 +258,7 @@ def test_the_reads_need_model_view(actx, monkeypatch) -> None:  # type: ignore[n
 def test_the_watcher_loop_counts_its_checks_for_metrics(actx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     script(monkeypatch, FAST)
     monkeypatch.setattr(auto_rollback, "utc_or_now", lambda moment: moment or at(60))
-    watcher = auto_rollback.Watcher(actx, WATCHER)
+    watcher = Watcher(actx, WATCHER)
     results, wait = watcher.tick()
     assert [r.checked.outcome for r in results if r.checked] == ["pass"]
     assert wait == pytest.approx(15)
