@@ -295,3 +295,44 @@ def test_logs_evidence_is_the_versions_own_window(actx) -> None:  # type: ignore
     assert evidence.source == "logs" and evidence.requests == len(mine)
     assert evidence.error_ratio == pytest.approx(sum(s == "error" for _, s in mine) / len(mine))
     assert evidence.p99_ms == pytest.approx(float(np.percentile(ok, 99)), rel=1e-9)  # linear, as quantile_cont
+
+
+def test_two_watchers_never_check_one_model_at_once(actx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.locks import named_lock
+
+    asked = script(monkeypatch, SLOW)
+    with named_lock(actx.engine, f"auto_rollback:{BC}", wait_s=0, holder="the other watcher"):
+        busy = auto_rollback.check_model(actx, WATCHER, BC, now=at(60))
+    assert busy.checked is None and "another watcher is checking it" in busy.why and asked == []
+    assert auto_rollback.check_model(actx, WATCHER, BC, now=at(60)).checked.outcome == "breach"
+
+
+def test_a_standby_watcher_checks_nothing(models_config: ModelsConfig) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    watcher = Watcher(SimpleNamespace(models=models_config), WATCHER)
+    watcher.tick = lambda **_: pytest.fail("a standby must not check")  # type: ignore[method-assign]
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(stop, lambda: False))
+    thread.start()
+    stop.wait(0.3)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive() and watcher.checks == {}
+
+
+def test_jobs_watch_once_prints_a_line_per_model_and_uses_the_exit_codes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VIGIL_DATA_DIR": str(tmp_path / "data"),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    done = subprocess.run([sys.executable, "-m", "jobs.watch", "--once"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"{BC}: not on probation", f"{DIA}: auto-rollback off"]
+    bad = subprocess.run([sys.executable, "-m", "jobs.watch", "--model", "nope"], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "model 'nope' is not configured" in bad.stderr
