@@ -15,6 +15,9 @@ Owns the rules of an alias move and the ``alias_moves`` history (governance.rele
   champion it replaces becomes ``previous-champion``, so a second rollback undoes the first. It
   runs through governance.runner.governed_run (job-run record, audit entry with old and new
   version and the reason); a failing hook puts the aliases back and the rollback fails.
+  :func:`move_champion_back` is its move without the permission check and the audit entry, for
+  governance.auto_rollback (actor ``system`` on the watcher account's checked grant), with a guard
+  that the champion is still the version the decision was about.
 - :func:`sync_aliases` compares each model's ``champion`` in MLflow with the last recorded move
   and records a move made outside the console (someone used MLflow directly) as an ``external``
   alias move with an ``alias.external_change`` audit entry. ``python -m jobs.release sync`` runs
