@@ -70,6 +70,10 @@ class Watcher:
     def run(self, stop: threading.Event, leading: Callable[[], bool] = lambda: True) -> None:
         """Loop until ``stop`` is set: tick while leading, else wait a second and look again."""
         log.info("auto-rollback watcher started for %s", ", ".join(self.enabled_models()) or "no model")
+        try:  # a rollback must not first spend seconds importing MLflow: the watcher runs for long
+            import mlflow  # noqa: F401
+        except ImportError:  # pragma: no cover - the registry reports it when it is needed
+            pass
         while not stop.is_set():
             wait = 1.0
             if leading():
