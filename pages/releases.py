@@ -56,6 +56,9 @@ elif not found.registered or not found.versions:
 else:
     st.markdown(f"Champion of **{esc(spec.registered_model)}**: version **{esc(champion or 'none')}** "
                 f"({len(found.versions)} versions registered)")
+how = ui.champion_line(moves)
+if how:
+    st.markdown(how)
 ui.action_buttons(model, may_rollback=user_can(ctx, user.username, "model.rollback", model),
                   may_retrain=user_can(ctx, user.username, "model.retrain", model),
                   has_champion=champion is not None)

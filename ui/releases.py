@@ -13,7 +13,7 @@ forged click meets the service's refusal, not the page's courtesy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -36,6 +36,7 @@ TARGET, REASON = state.RELEASES_TARGET, state.RELEASES_REASON
 RETRAIN_REASON, LOG_JOB = state.RELEASES_RETRAIN_REASON, state.RELEASES_LOG_JOB
 PREVIOUS = promotion.PREVIOUS
 REFRESH_S = 5  # how often the retrain jobs refresh while one is queued or running
+SETTLE_S = 120  # ... or succeeded with a version whose release request the worker is still opening
 
 AUTO_ROLLBACK = "auto-rollback (system)"
 KIND_TEXT = {"promotion": "promoted", "rollback": "rolled back", "restore": "put back after a failure",
@@ -48,8 +49,6 @@ MARKERS = {
     "put back after a failure": ("circle-open", "#6b7280"),
     "changed outside the console": ("diamond", "#7c3aed"),
 }
-STATE_TEXT = {"queued": "queued: waiting for a worker", "running": "running", "succeeded": "succeeded",
-              "failed": "failed"}
 
 
 # -- the alias history -----------------------------------------------------------------------------
@@ -67,13 +66,25 @@ def history_rows(moves: Sequence[AliasMoveView]) -> list[dict[str, Any]]:
              "request": f"#{m.request_id}" if m.request_id else ""} for m in moves]
 
 
+def champion_line(moves: Sequence[AliasMoveView]) -> str | None:
+    """A markdown line (escaped) saying how the champion got where it is: the newest recorded
+    ``champion`` move, who made it and why; None when none is recorded."""
+    last = next((m for m in moves if m.alias == CHAMPION), None)
+    if last is None:
+        return None
+    why = f": {esc(last.reason)}" if last.reason else ""
+    return (f"Last change {esc(when(last.moved_at))}: **{esc(move_label(last))}** from version "
+            f"{esc(last.from_version or '(none)')} to {esc(last.to_version or '(none)')} by "
+            f"**{esc(last.actor)}**{why}")
+
+
 def _version_key(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (10**9, version)
 
 
 def _hover(move: AliasMoveView) -> list[str]:
     reason = move.reason if len(move.reason) <= 160 else move.reason[:157] + "..."
-    return [plotly_text(f"{move_label(move)}: {move.from_version or '(none)'} -> {move.to_version or '(none)'}"),
+    return [plotly_text(f"{move_label(move)}: {move.from_version or '(none)'} → {move.to_version or '(none)'}"),
             plotly_text(f"by {move.actor} at {when(move.moved_at)}"), plotly_text(reason or "(no reason given)")]
 
 
@@ -147,7 +158,7 @@ def target_label(version: Any) -> str:
 
 def outcome_text(move: promotion.ChampionMove) -> str:
     """What a rollback did, in words (plain text)."""
-    return (f"Rolled back {move.model}: champion {move.old_version or '(none)'} -> {move.new_version} "
+    return (f"Rolled back {move.model}: champion {move.old_version or '(none)'} → {move.new_version} "
             f"(deployment hook: {move.hook}).")
 
 
@@ -261,6 +272,24 @@ def retrain_rows(jobs: Sequence[RetrainView]) -> list[dict[str, Any]]:
             for j in jobs]
 
 
+def finished_line(job: RetrainView) -> str:
+    """A markdown line (escaped) with the outcome of a finished job: its version and release request,
+    or its error."""
+    if job.state == "failed":
+        exit_code = f" (exit code {job.exit_code})" if job.exit_code is not None else ""
+        return (f"Retrain **{job.id}** **failed** at {esc(when(job.finished_at))}{exit_code}: "
+                f"{esc(job.error or 'no error recorded')}")
+    made = f"; it registered version **{esc(job.produced_version)}**" if job.produced_version else \
+        "; it reported no new version"
+    if job.release_request_id:
+        made += f" and release request **#{job.release_request_id}** opened for it (see Approvals)"
+    elif job.release_error:
+        made += f", but no release request could be opened: {esc(job.release_error)}"
+    elif job.produced_version:
+        made += "; the worker has not recorded its release request yet"
+    return f"Retrain **{job.id}** **succeeded** at {esc(when(job.finished_at))}{made}."
+
+
 def active_line(job: RetrainView) -> str:
     """A markdown line (escaped) for a queued or running job."""
     if job.state == "queued":
@@ -271,30 +300,47 @@ def active_line(job: RetrainView) -> str:
             f"{esc(when(job.started_at))}{beat}.")
 
 
+def settling(job: RetrainView, now: datetime) -> bool:
+    """A job the worker marked succeeded with a new version but whose release request it has not
+    recorded yet (it opens it right after), for at most :data:`SETTLE_S` seconds."""
+    return bool(job.state == "succeeded" and job.produced_version and job.release_request_id is None
+                and not job.release_error and job.finished_at is not None
+                and (now - job.finished_at).total_seconds() < SETTLE_S)
+
+
+def changing(jobs: Sequence[RetrainView], now: datetime) -> bool:
+    """Whether any job may still change on its own: queued, running, or settling."""
+    return any(j.state in ACTIVE_STATES or settling(j, now) for j in jobs)
+
+
 def _read_retrains(ctx: AppContext, viewer: str, model: str) -> loaders.Loaded:
     return loaders.guarded(lambda: retrain.list_retrains(ctx, viewer=viewer, model=model))
 
 
-def _retrain_panel(ctx: AppContext, viewer: str, model: str, was_active: bool) -> None:
+def _retrain_panel(ctx: AppContext, viewer: str, model: str, was_changing: bool) -> None:
     read = _read_retrains(ctx, viewer, model)
     if read.error:
         components.degraded("The retrain queue", read.error)
         return
     jobs: list[RetrainView] = read.value or []
-    active = [j for j in jobs if j.state in ACTIVE_STATES]
-    if was_active and not active:  # it finished while the page was open: show its version and request too
-        st.rerun()
+    if was_changing and not changing(jobs, datetime.now(UTC)):
+        st.rerun()  # it finished while the page was open: the whole page shows its version and request
     if not jobs:
         st.caption("No retrain of this model has been asked for yet.")
         return
+    active = [j for j in jobs if j.state in ACTIVE_STATES]
     for job in active:
         st.info(active_line(job), icon=":material/hourglass_top:")
     if active:
         st.caption(f"This list refreshes every {REFRESH_S} s while a retrain is queued or running.")
+    elif jobs[0].state == "failed":
+        st.warning(finished_line(jobs[0]), icon=":material/error:")
+    else:
+        st.success(finished_line(jobs[0]), icon=":material/check_circle:")
     st.dataframe(pd.DataFrame(retrain_rows(jobs)), hide_index=True, key="releases.retrains")
     by_id = {j.id: j for j in jobs}
     chosen = st.selectbox("Log of retrain job", list(by_id), key=LOG_JOB,
-                          format_func=lambda i: f"{i}: {by_id[i].state}, queued {when(by_id[i].queued_at)}")
+                          format_func=lambda i: f"job {i}, queued {when(by_id[i].queued_at)}")
     job = by_id.get(chosen) if chosen is not None else None
     if job is not None:
         st.caption(f"Last lines of the output of `{esc(job.command)}` (secrets masked).")
@@ -304,7 +350,8 @@ def _retrain_panel(ctx: AppContext, viewer: str, model: str, was_active: bool) -
 def retrain_jobs(ctx: AppContext, viewer: str, model: str) -> None:
     """The model's retrain jobs (state, who, why, when, exit code, error, produced version and
     release request) and the log tail of one; refreshed every :data:`REFRESH_S` s while one is
-    queued or running (a fragment, so the rest of the page stays as it is)."""
+    queued or running, or its release request is being opened (a fragment, so the rest of the page
+    stays as it is until the job is done; then the whole page reruns)."""
     first = _read_retrains(ctx, viewer, model)
-    active = bool(first.value) and any(j.state in ACTIVE_STATES for j in first.value)
-    st.fragment(_retrain_panel, run_every=REFRESH_S if active else None)(ctx, viewer, model, active)
+    live = changing(first.value or [], datetime.now(UTC))
+    st.fragment(_retrain_panel, run_every=REFRESH_S if live else None)(ctx, viewer, model, live)

@@ -183,10 +183,13 @@ def test_a_rollback_needs_a_reason_then_moves_the_champion_back_and_records_why(
     at.button(key="releases.rollback.confirm").click().run()
     assert not at.exception, at.exception
     assert registry.aliases(REGISTERED) == {"champion": "2", "previous-champion": "3"}
-    assert _said(at.success) == ["Rolled back breast-cancer: champion 3 -> 2 "
+    assert _said(at.success) == ["Rolled back breast-cancer: champion 3 → 2 "
                                  "(deployment hook: no deployment hook configured)."]
     assert "Champion of **breast-cancer-mlp**: version **2** (3 versions registered)" in \
         [m.value for m in at.markdown]  # at once, not after the versions cache expires
+    [how] = [m.value for m in at.markdown if m.value.startswith("Last change ")]
+    assert how.endswith(": **rolled back** from version 3 to 2 by **otto**: p99 \\<b\\>spike\\</b\\> after the "
+                        "promotion")  # the reason escaped
     moves = _frame(at, "alias").to_dict("records")
     assert sorted((m["alias"], m["from"], m["to"], m["what"], m["by"], m["why"]) for m in moves[:2]) == [
         ("champion", "3", "2", "rolled back", OPERATOR, "p99 <b>spike</b> after the promotion"),
@@ -212,7 +215,7 @@ def test_a_rollback_to_another_version_then_the_champion_is_no_target(vigil_env,
     at.button(key="releases.rollback.confirm").click().run()
     assert not at.exception, at.exception
     assert registry.aliases(REGISTERED) == {"champion": "1", "previous-champion": "3"}
-    assert _said(at.success)[0].startswith("Rolled back breast-cancer: champion 3 -> 1")
+    assert _said(at.success)[0].startswith("Rolled back breast-cancer: champion 3 → 1")
 
     # the champion is never offered as a target; the one it replaced is the default now
     at.button(key="releases.rollback").click().run()
@@ -271,6 +274,9 @@ def test_a_retrain_through_the_page_shows_its_state_and_log_as_the_worker_goes(v
     assert (done["state"], done["exit code"], done["version"], done["release request"]) == \
         ("succeeded", "0", "4", "not opened: version 4 is not in the registry")
     assert not [i for i in at.info if "is **running**" in i.value]
+    [said] = _said(at.success)
+    assert re.fullmatch(rf"Retrain {job.id} succeeded at .* UTC; it registered version 4, but no release request "
+                        r"could be opened: version 4 is not in the registry\.", said.replace("**", ""))
     assert [c.value for c in at.code] == ["epoch 2 loss 0.2\nVIGIL_VERSION=4"]
 
 
