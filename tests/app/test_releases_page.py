@@ -119,6 +119,26 @@ def test_a_viewer_sees_the_requests_and_the_alias_history_without_buttons(vigil_
     assert "No retrain of this model has been asked for yet." in texts(at)
 
 
+def test_an_auto_rollback_by_the_system_stands_apart_in_the_history_and_the_timeline(vigil_env, registry) -> None:  # type: ignore[no-untyped-def]
+    ctx = vigil_env.ctx
+    at_ = datetime.now(UTC)
+    _record_move(ctx, model=MODEL, alias="champion", from_version="2", to_version="3", kind="promotion",
+                 actor="rita", reason="release request 9", request_id=None, moved_at=at_.replace(microsecond=1))
+    _record_move(ctx, model=MODEL, alias="champion", from_version="3", to_version="2", kind="rollback",
+                 actor="system", reason="p99 1450 ms > 800 ms in 3 consecutive checks", request_id=None,
+                 moved_at=at_.replace(microsecond=2))
+    at = _releases_page(vigil_env, VIEWER)
+    moves = _frame(at, "alias").to_dict("records")
+    assert [(m["what"], m["by"], m["to"]) for m in moves[:2]] == [("auto-rollback (system)", "system", "2"),
+                                                                   ("promoted", "rita", "3")]
+    [how] = [m.value for m in at.markdown if m.value.startswith("Last change ")]
+    assert "**auto-rollback (system)** from version 3 to 2 by **system**: p99 1450 ms \\> 800 ms" in how
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    [auto] = [t for t in figure["data"] if t.get("name") == "auto-rollback (system)"]
+    assert (auto["y"], auto["marker"]["symbol"]) == (["2"], "x")
+    assert [t["y"] for t in figure["data"] if t.get("name") == "promoted"] == [["3"]]
+
+
 def test_the_alias_history_is_refused_outside_the_viewers_scope(vigil_env) -> None:  # type: ignore[no-untyped-def]
     from governance.release_reads import alias_moves
 

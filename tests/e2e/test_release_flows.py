@@ -32,6 +32,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import Server, running_server, server_env
 
+pytestmark = pytest.mark.slow  # builds the whole demo (e2e is applied by tests/conftest.py)
 MODEL, REGISTERED = "breast-cancer", "breast-cancer-mlp"
 TIMEOUT_MS = 60_000  # a page run on two shared cores can take a while
 
