@@ -67,7 +67,7 @@ def _registry(tracking_uri: str):  # type: ignore[no-untyped-def]
 
 
 @st.cache_data(ttl=30, show_spinner="Asking MLflow...")
-def _model_versions(_ctx: AppContext, tracking_uri: str, model: str, viewer: str) -> Versions:
+def _model_versions(_ctx: AppContext, tracking_uri: str, model: str, viewer: str, stamp: Any = None) -> Versions:
     from governance.registry import champion_of
     from governance.registry import model_versions as read_versions
 
@@ -80,10 +80,14 @@ def _model_versions(_ctx: AppContext, tracking_uri: str, model: str, viewer: str
     return Versions(versions=versions, champion=champion_of(versions), registered=True)
 
 
-def model_versions(ctx: AppContext, model: str, viewer: str) -> Versions:
+def model_versions(ctx: AppContext, model: str, viewer: str, *, stamp: Any = None) -> Versions:
     """All versions of the configured ``model`` with metrics, newest first, and the champion,
-    as ``viewer`` may see them (the registry's read service checks ``model.view``)."""
-    return _model_versions(ctx, ctx.settings.mlflow_tracking_uri, model, viewer)
+    as ``viewer`` may see them (the registry's read service checks ``model.view``).
+
+    ``stamp``: a value that changes whenever the versions or aliases may have (e.g. the newest
+    alias move's id): a new stamp asks MLflow again instead of serving the cached answer, so a
+    page shows a promotion or rollback at once rather than up to 30 s later."""
+    return _model_versions(ctx, ctx.settings.mlflow_tracking_uri, model, viewer, stamp)
 
 
 def job_runs(ctx: AppContext, viewer: str, *, model: str | None = None) -> Loaded:

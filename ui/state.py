@@ -41,3 +41,12 @@ APPROVALS_COMMENT = "approvals.comment"  # the dialog's comment box
 APPROVALS_RESULT = "approvals.result"  # message of the last confirmed decision
 APPROVALS_ERROR = "approvals.error"  # the service's refusal of the last confirmed decision
 APPROVALS_STATE = "approvals.state"  # the state filter of the "All requests" list
+
+# Releases page (ui/releases.py)
+RELEASES_PENDING = "releases.pending"  # (model, "rollback" | "retrain") waiting in its dialog
+RELEASES_TARGET = "releases.rollback.target"  # the rollback dialog's target version
+RELEASES_REASON = "releases.rollback.reason"  # the rollback dialog's reason box
+RELEASES_RETRAIN_REASON = "releases.retrain.reason"  # the retrain dialog's reason box
+RELEASES_LOG_JOB = "releases.log_job"  # the retrain job whose log tail is shown
+RELEASES_RESULT = "releases.result"  # message of the last confirmed rollback or retrain
+RELEASES_ERROR = "releases.error"

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,10 +58,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> st
     return f"no healthy answer within {timeout_s:.0f} s ({last})"
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    existing = os.environ.get("VIGIL_E2E_DATA_DIR")  # a data directory built beforehand
-    data_dir = Path(existing) if existing else tmp_path_factory.mktemp("vigil-e2e") / "data"
+def server_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a demo-mode dashboard (and of jobs run beside it) on ``data_dir``."""
     env = {
         **os.environ,
         "VIGIL_DATA_DIR": str(data_dir),
@@ -72,15 +71,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     for key in ("DATABASE_URL", "MLFLOW_TRACKING_URI", "PROMETHEUS_URL"):
         env.pop(key, None)
-    if existing:
-        pass  # use it as it is (e.g. after python -m jobs.demo and the jobs, for the screenshot)
-    elif os.environ.get("VIGIL_E2E_FULL_DEMO"):
-        subprocess.run([sys.executable, "-m", "jobs.demo"], cwd=REPO_ROOT, env=env, check=True)
-    else:
-        subprocess.run([sys.executable, "-c", (
-            "import core\nfrom core.context import AppContext\n"
-            "from governance.access import ensure_demo_accounts\n"
-            "ensure_demo_accounts(AppContext.create())\n")], cwd=REPO_ROOT, env=env, check=True)
+    return env
+
+
+@contextmanager
+def running_server(data_dir: Path, env: dict[str, str]) -> Iterator[Server]:
+    """A Streamlit server of the dashboard on a free port of 127.0.0.1, stopped on exit."""
     port = _free_port()
     log = open(data_dir / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -102,6 +98,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    existing = os.environ.get("VIGIL_E2E_DATA_DIR")  # a data directory built beforehand
+    data_dir = Path(existing) if existing else tmp_path_factory.mktemp("vigil-e2e") / "data"
+    env = server_env(data_dir)
+    if existing:
+        pass  # use it as it is (e.g. after python -m jobs.demo and the jobs, for the screenshot)
+    elif os.environ.get("VIGIL_E2E_FULL_DEMO"):
+        subprocess.run([sys.executable, "-m", "jobs.demo"], cwd=REPO_ROOT, env=env, check=True)
+    else:
+        subprocess.run([sys.executable, "-c", (
+            "import core\nfrom core.context import AppContext\n"
+            "from governance.access import ensure_demo_accounts\n"
+            "ensure_demo_accounts(AppContext.create())\n")], cwd=REPO_ROOT, env=env, check=True)
+    with running_server(data_dir, env) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
