@@ -55,6 +55,7 @@ from governance.release_gates import (
     VersionSource,
     blocking_failures,
     evaluate_gates,
+    evidence_key,
     require_version,
 )
 from governance.release_tables import ReleaseDecision, ReleaseRequest
@@ -184,13 +185,26 @@ def _version_order(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (-1, version)
 
 
+def _collected_evidence(ctx: Any, spec: ModelSpec, version: str, now: datetime) -> dict[str, Evidence]:
+    """The drift, latency and completeness evidence the model's gates read (none: nothing read)."""
+    from governance.release_evidence import KEYS, collect_evidence
+
+    wanted = frozenset(evidence_key(g) for g in spec.approval.gates.values()) & frozenset(KEYS)
+    if not wanted:
+        return {}
+    return collect_evidence(ctx, spec.name, version, now=now, keys=wanted)
+
+
 def request_release(ctx: Any, actor: Actor, model: str, version: str | None = None, *, reason: str = "",
                     versions: VersionSource | None = None, evidence: dict[str, Evidence] | None = None,
                     now: datetime | None = None) -> ReleaseRequestView:
     """Open a release request for ``version`` (default: the newest registered) of ``model``.
 
-    Needs ``release.request`` on the model. ``evidence`` adds values the registry does not hold
-    (drift share, latency, completeness) to the metrics logged with the version.
+    Needs ``release.request`` on the model. The gates are judged on the metrics logged with the
+    version plus, for the drift, PSI, latency and completeness gates the model configures, the
+    evidence governance.release_evidence.collect_evidence measures (a source that does not answer
+    leaves its gate at "no evidence"; it never fails the request). ``evidence``, when given,
+    replaces that collection (tests, or a caller that measured elsewhere).
     """
     now = utc_or_now(now)
     spec = _spec(ctx, model)
@@ -204,7 +218,9 @@ def request_release(ctx: Any, actor: Actor, model: str, version: str | None = No
                 raise NotFound(f"registered model {spec.registered_model!r} has no versions")
         version = str(version).strip()
         facts = require_version(source, spec.registered_model, version)
-        results = evaluate_gates(spec.approval.gates, {**facts.evidence(), **(evidence or {})})
+        if evidence is None:
+            evidence = _collected_evidence(ctx, spec, version, now)
+        results = evaluate_gates(spec.approval.gates, {**facts.evidence(), **evidence})
         expires = now + timedelta(days=spec.approval.request_expiry_days)
 
         def write() -> tuple[int, int | None]:
