@@ -21,10 +21,11 @@ SITES = ("north", "south", "east")
 
 def requests(version: str, start: datetime, n: int, *, seed: int, every: timedelta = timedelta(minutes=1),
              shift: dict[str, float] | None = None, latency: tuple[float, float] = (40.0, 0.4),
-             error_rate: float = 0.0, labelled: bool = True) -> pd.DataFrame:
+             error_rate: float = 0.0, labelled: bool = True, classes: bool = False) -> pd.DataFrame:
     """``n`` diabetes requests of ``version`` from ``start`` every ``every``: standard-normal
     features (plus ``shift`` in SD), lognormal latency, ``error_rate`` errors, labels near the
-    prediction when ``labelled``. One row per request, features by name."""
+    prediction when ``labelled``. With ``classes`` a binary classifier's: class 1 when bmi > 0,
+    its score, and a label that disagrees one time in ten. One row per request, features by name."""
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({name: rng.normal((shift or {}).get(name, 0.0), 1.0, n) for name in NUMERIC})
     frame["site"] = np.array(SITES, dtype=object)[rng.integers(0, 3, n)]
@@ -38,6 +39,12 @@ def requests(version: str, start: datetime, n: int, *, seed: int, every: timedel
     frame["prediction"] = [None if bad else f"{p:.6f}" for p, bad in zip(prediction, failed, strict=True)]
     label = prediction + rng.normal(0, 5, n)
     frame["label"] = [f"{y:.6f}" if labelled else None for y in label]
+    if classes:
+        predicted = (frame["bmi"].to_numpy() > 0).astype(int)
+        truth = np.where(rng.random(n) < 0.1, 1 - predicted, predicted)
+        frame["prediction"] = [None if bad else str(c) for c, bad in zip(predicted, failed, strict=True)]
+        frame["score"] = 1 / (1 + np.exp(-frame["bmi"].to_numpy()))
+        frame["label"] = [str(t) if labelled else None for t in truth]
     return frame
 
 
