@@ -196,14 +196,15 @@ def _champion_profile(ctx: Any, spec: ModelSpec) -> tuple[Any, Any, str]:
         return None, None, f"the MLflow registry did not name the champion ({_why(exc)})"
     if champion is None:
         return None, None, f"{spec.registered_model} has no champion to compare with"
-    view = current_profile(ctx, spec.name, champion.version)
-    if view is None:
-        return None, None, (f"champion version {champion.version} has no reference profile yet (the drift job "
-                            "fits it from the champion's training data on its next run)")
     try:
+        view = current_profile(ctx, spec.name, champion.version)
+        if view is None:
+            return None, None, (f"champion version {champion.version} has no reference profile yet (the "
+                                "drift job fits it from the champion's training data on its next run)")
         return view, load_profile(ctx, view), ""
-    except Exception as exc:  # noqa: BLE001  artifact store unreadable
-        return None, None, f"the reference profile of champion version {champion.version} is unreadable ({_why(exc)})"
+    except Exception as exc:  # noqa: BLE001  database or artifact store unreadable
+        return None, None, (f"the reference profile of champion version {champion.version} could not be "
+                            f"read ({_why(exc)})")
 
 
 def _data_evidence(ctx: Any, spec: ModelSpec, version: str, start: datetime, end: datetime,

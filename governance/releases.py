@@ -38,6 +38,7 @@ from core.actor import Actor
 from core.config import ApprovalStage, ModelSpec
 from core.db import retry_busy, session_scope, write_scope
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
+from core.redact import redact_text
 from core.timeutil import aware, utc_or_now
 from governance.promotion import promote
 from governance.rbac import (
@@ -192,7 +193,11 @@ def _collected_evidence(ctx: Any, spec: ModelSpec, version: str, now: datetime) 
     wanted = frozenset(evidence_key(g) for g in spec.approval.gates.values()) & frozenset(KEYS)
     if not wanted:
         return {}
-    return collect_evidence(ctx, spec.name, version, now=now, keys=wanted)
+    try:
+        return collect_evidence(ctx, spec.name, version, now=now, keys=wanted)
+    except Exception as exc:  # noqa: BLE001  each source degrades on its own; this is the last guard
+        reason = redact_text(f"no evidence: collecting it failed ({type(exc).__name__}: {exc})")[:300]
+        return {key: Evidence(None, reason) for key in wanted}
 
 
 def request_release(ctx: Any, actor: Actor, model: str, version: str | None = None, *, reason: str = "",
