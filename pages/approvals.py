@@ -45,6 +45,11 @@ def versions_of(model: str) -> loaders.Versions:
     return loaders.model_versions(ctx, model, user.username)
 
 
+def by_window(view, versions):  # type: ignore[no-untyped-def]
+    """The service's comparison of the champion and this version by window (cached briefly)."""
+    return ui.window_comparison(ctx, view, versions, user.username)
+
+
 st.subheader(f"Waiting for your decision ({len(waiting)})")
 if not waiting:
     if who.approvable:
@@ -52,11 +57,6 @@ if not waiting:
     else:
         st.info("You hold no role that approves releases; you can follow the requests below.",
                 icon=":material/visibility:")
-def by_window(view, versions):  # type: ignore[no-untyped-def]
-    """The service's comparison of the champion and this version by window (cached briefly)."""
-    return ui.window_comparison(ctx, view, versions, user.username)
-
-
 for view in waiting:
     with st.container(border=True):
         st.markdown(f"**{esc(ui.headline(view))}**")
