@@ -7,9 +7,10 @@ Owns two things:
   ``pass``, ``fail`` or ``no evidence``. A missing value is never a pass; an ``advisory`` gate
   that fails or lacks evidence is shown but does not block.
 - :class:`MlflowVersions`, the read of a version's facts (logged metrics, author) from the MLflow
-  registry through governance.registry's adapter, read only. Drift, latency and completeness
-  evidence is not collected yet (it comes from the drift, SLO and log services in a later step);
-  until then those gates report ``no evidence``.
+  registry through governance.registry's adapter, read only. Drift, PSI, latency and
+  completeness evidence is measured by governance.release_evidence (the drift engine against the
+  champion's reference profile, the SLO service's log reads); a value it cannot measure comes
+  with its reason as the source and the gate reports ``no evidence``.
 
 Evidence keys: ``metric:<name>`` for a metric logged with the version, and ``drift_share``,
 ``psi``, ``latency_p95_ms``, ``completeness_pct`` for the other kinds (see :func:`evidence_key`).

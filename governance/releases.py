@@ -38,6 +38,7 @@ from core.actor import Actor
 from core.config import ApprovalStage, ModelSpec
 from core.db import retry_busy, session_scope, write_scope
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
+from core.redact import redact_text
 from core.timeutil import aware, utc_or_now
 from governance.promotion import promote
 from governance.rbac import (
@@ -55,6 +56,7 @@ from governance.release_gates import (
     VersionSource,
     blocking_failures,
     evaluate_gates,
+    evidence_key,
     require_version,
 )
 from governance.release_tables import ReleaseDecision, ReleaseRequest
@@ -184,13 +186,30 @@ def _version_order(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (-1, version)
 
 
+def _collected_evidence(ctx: Any, spec: ModelSpec, version: str, now: datetime) -> dict[str, Evidence]:
+    """The drift, latency and completeness evidence the model's gates read (none: nothing read)."""
+    from governance.release_evidence import KEYS, collect_evidence
+
+    wanted = frozenset(evidence_key(g) for g in spec.approval.gates.values()) & frozenset(KEYS)
+    if not wanted:
+        return {}
+    try:
+        return collect_evidence(ctx, spec.name, version, now=now, keys=wanted)
+    except Exception as exc:  # noqa: BLE001  each source degrades on its own; this is the last guard
+        reason = redact_text(f"no evidence: collecting it failed ({type(exc).__name__}: {exc})")[:300]
+        return {key: Evidence(None, reason) for key in wanted}
+
+
 def request_release(ctx: Any, actor: Actor, model: str, version: str | None = None, *, reason: str = "",
                     versions: VersionSource | None = None, evidence: dict[str, Evidence] | None = None,
                     now: datetime | None = None) -> ReleaseRequestView:
     """Open a release request for ``version`` (default: the newest registered) of ``model``.
 
-    Needs ``release.request`` on the model. ``evidence`` adds values the registry does not hold
-    (drift share, latency, completeness) to the metrics logged with the version.
+    Needs ``release.request`` on the model. The gates are judged on the metrics logged with the
+    version plus, for the drift, PSI, latency and completeness gates the model configures, the
+    evidence governance.release_evidence.collect_evidence measures (a source that does not answer
+    leaves its gate at "no evidence"; it never fails the request). ``evidence``, when given,
+    replaces that collection (tests, or a caller that measured elsewhere).
     """
     now = utc_or_now(now)
     spec = _spec(ctx, model)
@@ -204,7 +223,9 @@ def request_release(ctx: Any, actor: Actor, model: str, version: str | None = No
                 raise NotFound(f"registered model {spec.registered_model!r} has no versions")
         version = str(version).strip()
         facts = require_version(source, spec.registered_model, version)
-        results = evaluate_gates(spec.approval.gates, {**facts.evidence(), **(evidence or {})})
+        if evidence is None:
+            evidence = _collected_evidence(ctx, spec, version, now)
+        results = evaluate_gates(spec.approval.gates, {**facts.evidence(), **evidence})
         expires = now + timedelta(days=spec.approval.request_expiry_days)
 
         def write() -> tuple[int, int | None]:

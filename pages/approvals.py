@@ -1,6 +1,7 @@
 """Approvals: the release requests waiting for the signed-in person's decision (by role, scope
-and four eyes), each with its quality gates, its metrics beside the champion's, stage progress and approval history, approved or
-rejected through a confirmation dialog; below, every request of the models they may view.
+and four eyes), each with its quality gates, its metrics beside the champion's, the two versions'
+traffic by window where both served, stage progress and approval history, approved or rejected
+through a confirmation dialog; below, every request of the models they may view.
 
 Reads and decisions go through governance.releases (list_requests with ``viewer=``, decider and
 decision_refusal to show a button only to one who may use it; approve and reject check again,
@@ -44,6 +45,11 @@ def versions_of(model: str) -> loaders.Versions:
     return loaders.model_versions(ctx, model, user.username)
 
 
+def by_window(view, versions):  # type: ignore[no-untyped-def]
+    """The service's comparison of the champion and this version by window (cached briefly)."""
+    return ui.window_comparison(ctx, view, versions, user.username)
+
+
 st.subheader(f"Waiting for your decision ({len(waiting)})")
 if not waiting:
     if who.approvable:
@@ -55,7 +61,9 @@ for view in waiting:
     with st.container(border=True):
         st.markdown(f"**{esc(ui.headline(view))}**")
         ui.decision_buttons(who, view, key=f"approvals.mine.{view.id}")
-        ui.request_details(view, key=f"approvals.mine.{view.id}", versions=versions_of(view.model))
+        versions = versions_of(view.model)
+        ui.request_details(view, key=f"approvals.mine.{view.id}", versions=versions,
+                           by_window=by_window(view, versions))
 
 st.subheader("All requests")
 if not everything:
@@ -71,7 +79,8 @@ if not shown:
 for view in shown:
     with st.expander(esc(ui.headline(view)), expanded=view.state == "open"):
         ui.decision_buttons(who, view, key=f"approvals.all.{view.id}")
-        ui.request_details(view, key=f"approvals.all.{view.id}",
-                           versions=versions_of(view.model) if view.state == "open" else None)
+        versions = versions_of(view.model) if view.state == "open" else None
+        ui.request_details(view, key=f"approvals.all.{view.id}", versions=versions,
+                           by_window=by_window(view, versions) if versions is not None else False)
 
 ui.pending_dialog(ctx, actor, everything)  # last: after the button that asked for it

@@ -1,5 +1,7 @@
-"""The widgets of the Approvals page: a release request's gates, stage progress and decision
-history as tables, and the approve / reject buttons with their confirmation dialog.
+"""The widgets of the Approvals page: a release request's gates, its metrics beside the
+champion's and the two versions' traffic by window (governance.release_evidence.compare_by_window,
+shown as computed), stage progress and decision history as tables, and the approve / reject
+buttons with their confirmation dialog.
 
 Nothing here decides anything. Whether a button shows comes from
 governance.releases.decision_refusal (the rule the service enforces); the dialog calls
@@ -16,9 +18,11 @@ import streamlit as st
 from core.actor import Actor
 from core.context import AppContext
 from governance import releases
+from governance.release_evidence import WindowComparison, compare_by_window
 from governance.release_views import ReleaseRequestView
-from ui import components, state
+from ui import components, loaders, state
 from ui.components import esc
+from ui.escape import safe_figure
 from ui.tokens import when  # the one format of a stored moment on the pages
 
 PENDING, RESULT, ERROR = state.APPROVALS_PENDING, state.APPROVALS_RESULT, state.APPROVALS_ERROR
@@ -108,8 +112,81 @@ def comparison_rows(view: ReleaseRequestView, versions: Any) -> list[dict[str, A
     return rows or "Neither version has metrics logged in MLflow."
 
 
-def request_details(view: ReleaseRequestView, *, key: str, versions: Any = None) -> None:
-    """Summary, gates, champion comparison (when ``versions`` is given), stage progress and
+@st.cache_data(ttl=60, show_spinner="Comparing the two versions' traffic...")
+def _window_comparison(_ctx: AppContext, database_url: str, model: str, version: str, champion: str,
+                       viewer: str) -> loaders.Loaded:
+    return loaders.guarded(lambda: compare_by_window(_ctx, model, version, viewer=viewer, champion=champion))
+
+
+def window_comparison(ctx: AppContext, view: ReleaseRequestView, versions: Any,
+                      viewer: str) -> loaders.Loaded | None:
+    """The service's champion-vs-challenger comparison by window (cached for a minute), or None
+    when there is no champion other than the requested version to compare with."""
+    champion = getattr(versions, "champion", None)
+    if champion is None or champion.version == view.version:
+        return None
+    return _window_comparison(ctx, ctx.settings.database_url, view.model, view.version, champion.version, viewer)
+
+
+def _window_label(comparison: WindowComparison, moment: Any) -> str:
+    return f"{moment:%Y-%m-%d}" if comparison.window == "1d" else f"{moment:%Y-%m-%d %H:%M}"
+
+
+def window_rows(comparison: WindowComparison) -> list[dict[str, Any]] | str:
+    """One row per window and version as the service computed them; or why there are none."""
+    if not comparison.points:
+        return comparison.note or "Nothing to compare."
+    metric = comparison.metric
+    return [{"window (UTC)": _window_label(comparison, p.window_start),
+             "version": f"{p.version} ({p.role})", "requests": p.requests,
+             "error ratio": "-" if p.error_ratio is None else f"{p.error_ratio:.2%}",
+             "latency p95 (ms)": _number(p.p95_ms),
+             metric: _number(p.performance), "labelled": p.labelled}
+            for p in comparison.points]
+
+
+def window_figure(comparison: WindowComparison) -> Any:
+    """Latency p95 and the performance metric per window, one line per version (plotly)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("latency p95 (ms)", comparison.metric))
+    colours = {"champion": "#607d8b", "challenger": "#1565c0"}
+    for role in ("champion", "challenger"):
+        points = [p for p in comparison.points if p.role == role]
+        if not points:
+            continue
+        name = f"version {points[0].version} ({role})"
+        for col, values in ((1, [p.p95_ms for p in points]), (2, [p.performance for p in points])):
+            fig.add_trace(go.Scatter(x=[p.window_start for p in points], y=values, mode="lines+markers",
+                                     name=name, legendgroup=role, showlegend=col == 1,
+                                     line={"color": colours[role]}), row=1, col=col)
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return safe_figure(fig)
+
+
+def show_window_comparison(loaded: loaders.Loaded | None, *, key: str) -> None:
+    """The comparison by window: a chart and the table, or why there is nothing to show."""
+    st.markdown("**Champion and this version by window** (where both served traffic, from the inference logs)")
+    if loaded is None:
+        st.caption("No other champion to compare with.")
+        return
+    if loaded.error:
+        st.caption(f"The comparison is degraded: {esc(loaded.error)}")
+        return
+    comparison: WindowComparison = loaded.value
+    rows = window_rows(comparison)
+    if isinstance(rows, str):
+        st.caption(esc(rows))
+        return
+    st.plotly_chart(window_figure(comparison), key=f"{key}.by_window_chart")
+    st.dataframe(rows, hide_index=True, key=f"{key}.by_window")
+
+
+def request_details(view: ReleaseRequestView, *, key: str, versions: Any = None,
+                    by_window: loaders.Loaded | None | bool = False) -> None:
+    """Summary, gates, champion comparison (when ``versions`` is given) and, when ``by_window``
+    is not False, the comparison by window (:func:`window_comparison`), stage progress and
     approval history of one request."""
     for line in summary_lines(view):
         st.markdown(line)
@@ -128,6 +205,8 @@ def request_details(view: ReleaseRequestView, *, key: str, versions: Any = None)
             st.caption(esc(compared))
         else:
             st.dataframe(compared, hide_index=True, key=f"{key}.comparison")
+    if by_window is not False:
+        show_window_comparison(by_window, key=key)  # type: ignore[arg-type]
     st.markdown("**Approval stages**")
     st.dataframe(stage_rows(view), hide_index=True, key=f"{key}.stages")
     st.markdown("**Approval history**")

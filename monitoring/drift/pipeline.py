@@ -86,12 +86,29 @@ def report_artifact(
     return stored.sha256, stored.name, ""
 
 
+def compare_with_model_settings(profile: Any, batches: Any, spec: ModelSpec) -> Any:
+    """monitoring.drift.compare.compare of ``batches`` (feature-named frames) against ``profile``
+    with the model's configured methods, alpha, multiple-testing correction and minimum effects:
+    the one place that says how a model's data is judged (drift runs and release evidence)."""
+    from monitoring.drift.compare import compare
+
+    th = spec.thresholds
+    return compare(
+        profile,
+        batches,
+        alpha=th.drift_alpha,
+        correction=th.multiple_testing,
+        min_effect_ks=th.min_effect_ks,
+        min_effect_psi=th.min_effect_psi,
+        methods=spec.drift.methods,
+        thresholds=spec.drift.thresholds,
+    )
+
+
 def compute_window(
     ctx: Any, actor: Actor, spec: ModelSpec, window: str, start: datetime, end: datetime, report: bool
 ) -> tuple[dict[str, Any], list[FeatureSummary]]:
     """(the run row's fields, the feature results) of the window ``[start, end)``."""
-    from monitoring.drift.compare import compare
-
     notes: list[str] = []
     version, note = champion_version(ctx, spec, start, end)
     if note:
@@ -112,16 +129,7 @@ def compute_window(
             yield first
             yield from batches
 
-        drift = compare(
-            profile,
-            _all(),
-            alpha=th.drift_alpha,
-            correction=th.multiple_testing,
-            min_effect_ks=th.min_effect_ks,
-            min_effect_psi=th.min_effect_psi,
-            methods=spec.drift.methods,
-            thresholds=spec.drift.thresholds,
-        )
+        drift = compare_with_model_settings(profile, _all(), spec)
         results = [replace(f, histogram=acc.histogram(f.feature)) for f in drift.features]
     current_predictions = prediction_frame(acc.predictions)
     prediction: dict[str, Any] = {}

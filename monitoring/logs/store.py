@@ -266,13 +266,18 @@ def iter_window_batches(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     *,
     spec: ModelSpec | None = None,
+    version: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The rows of :func:`read_window` as record batches of at most ``batch_rows`` rows."""
+    """The rows of :func:`read_window` as record batches of at most ``batch_rows`` rows;
+    ``version``: only the requests that this model version served."""
     dataset = _dataset(settings, model, start, end, spec)
     if dataset is None:
         return
+    where = _filter(start, end)
+    if version is not None:
+        where = (ds.field("version") == str(version)) & where  # type: ignore[operator]
     scanner = dataset.scanner(
-        columns=_columns(dataset, columns), filter=_filter(start, end), batch_size=batch_rows
+        columns=_columns(dataset, columns), filter=where, batch_size=batch_rows
     )
     for batch in scanner.to_batches():
         if batch.num_rows:

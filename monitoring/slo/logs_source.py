@@ -50,6 +50,12 @@ def _ts(moment: datetime) -> float:
     return moment.astimezone(UTC).timestamp()
 
 
+def _ok_quantile(q: float) -> str:
+    """The latency percentile of the logs (ms): DuckDB's ``quantile_cont`` (linear interpolation,
+    numpy.percentile's default) over the successful requests."""
+    return f"quantile_cont(latency_ms, {float(q)!r}) FILTER (WHERE status = 'ok')"
+
+
 def _condition(sli: str, threshold_ms: float | None) -> tuple[str, str]:
     """SQL (bad, total) predicates for an SLI."""
     if sli == "latency":
@@ -181,9 +187,7 @@ def metrics_series(logstore_dir: Store, model: str, start: datetime, end: dateti
                f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}') "
                f"SELECT CAST(floor(ts / {size}) * {size} AS DOUBLE) AS b, CAST(version AS VARCHAR) AS version, "
                f"count(*) AS requests, avg(CASE WHEN status <> 'ok' THEN 1.0 ELSE 0.0 END) AS error_rate, "
-               f"quantile_cont(latency_ms, 0.5) FILTER (WHERE status = 'ok') AS p50_ms, "
-               f"quantile_cont(latency_ms, 0.95) FILTER (WHERE status = 'ok') AS p95_ms, "
-               f"quantile_cont(latency_ms, 0.99) FILTER (WHERE status = 'ok') AS p99_ms, "
+               f"{_ok_quantile(0.5)} AS p50_ms, {_ok_quantile(0.95)} AS p95_ms, {_ok_quantile(0.99)} AS p99_ms, "
                f"avg(gpu_utilization) AS gpu_utilization, avg(gpu_memory_mb) AS gpu_memory_mb "
                f"FROM r WHERE ts > {lo!r} AND ts <= {hi!r} GROUP BY b, version ORDER BY b, version")
         frame = con.execute(sql).df()
@@ -191,6 +195,33 @@ def metrics_series(logstore_dir: Store, model: str, start: datetime, end: dateti
         con.close()
     frame["at"] = pd.to_datetime(frame.pop("b"), unit="s", utc=True)
     return frame[columns]
+
+
+def version_traffic(logstore_dir: Store, model: str, version: str, start: datetime,
+                    end: datetime) -> dict[str, Any]:
+    """What one model version served in ``(start, end]``: requests, errors, error_ratio, p95_ms
+    (successful requests, :func:`_ok_quantile`), first and last request (UTC); requests 0 and
+    None figures when it served nothing there."""
+    out: dict[str, Any] = {"requests": 0, "errors": 0, "error_ratio": None, "p95_ms": None,
+                           "first": None, "last": None}
+    if not has_logs(logstore_dir, model):
+        return out
+    lo, hi = _ts(start), _ts(end)
+    con = _connect()
+    try:
+        sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms FROM {_source(con, logstore_dir, model)} "
+               f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}' "
+               f"AND CAST(version AS VARCHAR) = ?) "
+               f"SELECT count(*), count(*) FILTER (WHERE status <> 'ok'), {_ok_quantile(0.95)}, min(ts), max(ts) "
+               f"FROM r WHERE ts > {lo!r} AND ts <= {hi!r}")
+        requests, errors, p95, first, last = con.execute(sql, [str(version)]).fetchone()
+    finally:
+        con.close()
+    if not requests:
+        return out
+    return {"requests": int(requests), "errors": int(errors), "error_ratio": burn.error_ratio(errors, requests),
+            "p95_ms": float(p95) if p95 is not None else None,
+            "first": datetime.fromtimestamp(first, UTC), "last": datetime.fromtimestamp(last, UTC)}
 
 
 def summary(logstore_dir: Store, model: str, at: datetime, *, window: str = "1h",

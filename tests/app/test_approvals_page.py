@@ -208,3 +208,55 @@ def test_the_request_shows_its_metrics_beside_the_champions_from_mlflow(vigil_en
         ]
     finally:  # leave no open breast-cancer request for the other tests
         releases.reject(vigil_env.ctx, Actor(REVIEWER, "cli"), request.id, comment="test over")
+
+
+def test_the_request_compares_champion_and_challenger_by_window_where_both_served(  # type: ignore[no-untyped-def]
+        vigil_env, monkeypatch, tmp_path) -> None:
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from mlflow import MlflowClient
+
+    from governance import releases
+    from governance.registry import CHAMPION, ModelRegistry
+    from governance.release_evidence import compare_by_window
+    from governance.release_gates import MlflowVersions
+    from tests.unit.governance.evidence_fixtures import requests, write_store
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # a registry and a log store of this test's own
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("bc", artifact_location=str(tmp_path / "artifacts"))
+    client.create_registered_model("breast-cancer-mlp")
+    for _ in range(2):
+        run = client.create_run(experiment)
+        client.log_metric(run.info.run_id, "accuracy", 0.95)
+        client.create_model_version("breast-cancer-mlp", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+    registry = ModelRegistry(uri)
+    registry.set_alias("breast-cancer-mlp", CHAMPION, "1")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("VIGIL_LOGSTORE_URL", str(tmp_path / "logstore"))
+    store = SimpleNamespace(settings=SimpleNamespace(logstore_url=str(tmp_path / "logstore"), logstore_dir=None),
+                            models=vigil_env.ctx.models)
+    start = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    write_store(store, "breast-cancer", requests("1", start, 180, seed=1, classes=True, latency=(20.0, 0.2)), "v1")
+    write_store(store, "breast-cancer", requests("2", start + timedelta(hours=1), 60, seed=2, classes=True,
+                                                 latency=(60.0, 0.2), error_rate=0.1), "v2")
+    request = releases.request_release(vigil_env.ctx, Actor(OPERATOR, "cli"), "breast-cancer", "2",
+                                       versions=MlflowVersions(registry))
+    try:
+        at = _approvals_page(vigil_env, REVIEWER)
+        assert "Champion and this version by window" in texts(at)
+        [table] = [df.value for df in at.dataframe if "window (UTC)" in df.value.columns]
+        served = compare_by_window(store, "breast-cancer", "2", viewer=None, champion="1")  # the service's figures
+        assert served.window == "1h" and len(served.windows) == 1  # the one hour both versions served
+        assert table.to_dict("records") == [
+            {"window (UTC)": f"{p.window_start:%Y-%m-%d %H:%M}", "version": f"{p.version} ({p.role})",
+             "requests": p.requests, "error ratio": f"{p.error_ratio:.2%}", "latency p95 (ms)": f"{p.p95_ms:.4g}",
+             "accuracy": f"{p.performance:.4g}", "labelled": p.labelled} for p in served.points]
+        assert [r["version"] for r in table.to_dict("records")] == ["1 (champion)", "2 (challenger)"]
+        assert [r["requests"] for r in table.to_dict("records")] == [60, 60]
+        [chart] = at.get("plotly_chart")
+        names = {t["name"] for t in __import__("json").loads(chart.proto.spec)["data"]}
+        assert names == {"version 1 (champion)", "version 2 (challenger)"}
+    finally:  # leave no open breast-cancer request for the other tests
+        releases.reject(vigil_env.ctx, Actor(REVIEWER, "cli"), request.id, comment="test over")

@@ -197,7 +197,10 @@ def test_the_demo_leaves_an_open_and_a_rejected_release_request(built) -> None: 
         assert sorted(by_state) == ["open", "rejected"] and len(requests) == 2
         waiting = by_state["open"]
         assert (waiting.model, waiting.version, waiting.requested_by) == ("breast-cancer", "4", "scheduler")
-        assert {g.name: g.status for g in waiting.gates} == {"min_accuracy": "pass", "min_roc_auc": "pass"}
+        assert {g.name: g.status for g in waiting.gates} == {
+            "min_accuracy": "pass", "min_roc_auc": "pass", "min_completeness_pct": "pass",
+            "max_drift_share": "pass", "max_psi": "pass", "max_latency_p95_ms": "no evidence"}
+        assert waiting.blocking_gates == []  # version 4 never served: its advisory latency gate waits
         assert [(s.name, s.role, s.approvals, s.approved_by) for s in waiting.stages] == \
             [("review", "reviewer", 2, ()), ("security", "security", 1, ())]
         assert {v.model for v in list_requests(ctx, viewer="reviewer2", decidable=True)} == {"breast-cancer"}

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from core.config import load_models_config
 from core.context import AppContext
 from core.settings import Settings
 from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -32,10 +34,17 @@ def env(tmp_path: Path) -> dict[str, str]:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.create_experiment("bc", artifact_location=str(tmp_path / "artifacts"))
     client.create_registered_model("breast-cancer-mlp")
+    # the data logged with each version, as the demo logs it: the blocking completeness gate reads it
+    spec = load_models_config(REPO / "config" / "models.yaml").get("breast-cancer")
+    reference = tmp_path / "reference" / "reference.parquet"
+    reference.parent.mkdir()
+    pd.DataFrame({f.name: [1.0, 2.0, 3.0] if f.type == "numeric" else ["a", "b", "c"]
+                  for f in spec.features}).to_parquet(reference, index=False)
     for accuracy in (0.91, 0.94):
         run = client.create_run(experiment, tags={"mlflow.user": "ml-engineer"})
         client.log_metric(run.info.run_id, "accuracy", accuracy)
         client.log_metric(run.info.run_id, "roc_auc", 0.97)
+        client.log_artifact(run.info.run_id, str(reference), "reference")
         client.create_model_version("breast-cancer-mlp", f"{run.info.artifact_uri}/model",
                                     run_id=run.info.run_id)
     ctx = AppContext.create(Settings.from_env(values))
