@@ -29,10 +29,10 @@ run it bare, as the job account. Outside demo mode a person acts with their pers
 token in VIGIL_TOKEN (``--as`` alone only works in demo mode; see jobs/_identity.py).
 
 Exit codes: 0 ok (also: nothing to request), 1 the request cannot be decided in its state
-(closed, expired, blocking gates, a stage other than the current one) or the rollback cannot be done (no previous champion, the
-target is already champion, the deployment hook failed and the alias was put back), 2 bad input
-or unknown request/model/version, 4 permission denied (audited), 5 the database or MLflow is
-unavailable. ``cycle`` exits with the worst code of its steps (jobs/_models.py's ranking).
+(closed, expired, blocking gates, a stage other than the current one) or the rollback cannot be
+done (no previous champion, the target is already champion, the deployment hook failed and the
+alias was put back), 2 bad input or unknown request/model/version, 4 permission denied
+(audited), 5 the database or MLflow is unavailable. ``cycle`` exits with the worst code of its steps (jobs/_models.py's ranking).
 """
 
 from __future__ import annotations
