@@ -79,7 +79,7 @@ def test_the_three_ways_schedule_the_same_jobs() -> None:
     """A job added to one way of scheduling and forgotten in another would silently never run;
     one on another cron expression would run at times nobody reading the models file expects."""
     configured = yaml.safe_load(CONFIG.read_text())["schedules"]
-    assert {"worker", "release"} <= set(configured)  # the retrain queue and the release cycle
+    assert {"worker", "retrain_policy", "release"} <= set(configured)  # retrains and the release cycle
     assert {_job(argv): cron for cron, argv in crontab_commands()} == configured
     assert {_job(argv): cron for cron, argv, _env in cronjob_commands()} == configured
     # each bare: the scheduler runs `python -m jobs.<name>` with no arguments, and so do the others
@@ -135,6 +135,7 @@ def test_every_configured_schedule_runs_green(shipped_env) -> None:
         _no_failure(done)
     assert re.search(r"^breast-cancer: champion is version 1, the newest: nothing to request", done.stdout,
                      re.M), _no_failure(done)
+    assert re.search(r"^breast-cancer: no retrain \(policy off\)", done.stdout, re.M), _no_failure(done)
     assert _release_state(env) == ([("diabetes", "2", "open", "scheduler")], [("diabetes", "succeeded")])
 
 
@@ -211,8 +212,9 @@ def shared_minute_env(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[d
 
 
 def test_jobs_sharing_a_minute_all_finish(shared_minute_env) -> None:
-    """The shipped schedule starts ingest, slo, health, drift, the audit checkpoint, the retrain
-    worker and the release cycle in the same minute. On SQLite they used to die with 'database is locked' (e.g. on UPDATE job_runs),
+    """The shipped schedule starts most jobs in the same minute (at :15 ingest, drift, slo, health,
+    the audit checkpoint and the worker; at :20 the retrain policies and the release cycle with them);
+    here all of them start at once. On SQLite they used to die with 'database is locked' (e.g. on UPDATE job_runs),
     leaving the run 'running' forever. Two rounds of all of them at once: every process exits 0,
     every recorded run ends success, and the audit chain is still one valid chain."""
     from sqlalchemy import select
@@ -222,7 +224,7 @@ def test_jobs_sharing_a_minute_all_finish(shared_minute_env) -> None:
     from governance.audit import AuditLog
 
     env, url = shared_minute_env
-    jobs = ["ingest", "drift", "slo", "health", "audit_checkpoint", "worker", "release"]
+    jobs = ["ingest", "drift", "slo", "health", "audit_checkpoint", "worker", "retrain_policy", "release"]
     for _round in range(2):
         procs = {job: subprocess.Popen([sys.executable, "-m", f"jobs.{job}"], cwd=REPO, env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
