@@ -1,6 +1,7 @@
-"""The demo's release step outside demo mode: the demo accounts may not act, so the rejected
-request is left for a build in demo mode instead of being written by an account that could not
-have decided it (tests/integration/test_demo.py builds the whole demo in demo mode)."""
+"""The demo's release step (demo/releases.py) in parts. Outside demo mode the demo accounts may
+not act, so the rejected request and the rollback history are left for a build in demo mode
+instead of being written by accounts that could not have done them; the retrain goes through the
+queue once (tests/integration/test_demo.py builds the whole demo in demo mode)."""
 
 from __future__ import annotations
 
