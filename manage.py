@@ -1,19 +1,28 @@
 #!/usr/bin/env python3
 """Owns the project's two commands, needing nothing but Python 3.11+:
 
-    python3 manage.py demo    # set up, build the demo (idempotent) and start the dashboard
+    python3 manage.py demo    # set up, build the demo (idempotent), start the scheduler and the dashboard
     python3 manage.py test    # set up, then run the whole test suite
 
 Set-up creates ``.venv`` beside this file and installs the pinned requirements into it; it is
 skipped when the requirement files have not changed since the last install. Extra arguments
 after ``test`` go to pytest unchanged (e.g. ``python3 manage.py test tests/unit -x``; the fast
 loop without real servers or a browser: ``python3 manage.py test -m "not integration and not e2e"``).
+
+``demo`` starts ``python -m jobs.scheduler`` in the background beside the dashboard and stops it
+when the dashboard stops (Ctrl+C), so a retrain asked for on the Releases page runs (the
+``worker`` job) and opens its release request, new MLflow versions and requests past their expiry
+are handled (the ``release`` job), and the scheduler's auto-rollback watcher runs. It schedules
+only those jobs (:data:`DEMO_JOBS`): the monitoring jobs would score the demo's replayed 30 days
+at the current time and hide its incidents. Its metrics listen on 127.0.0.1 at a free port
+(``VIGIL_METRICS_PORT`` to choose one); its log is ``<data>/demo/scheduler.log``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import venv
@@ -24,6 +33,8 @@ VENV = Path(os.environ.get("VIGIL_VENV", ROOT / ".venv"))
 ALIBI_VENV = ROOT / ".venv-alibi"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+DEMO_JOBS = "worker,release"  # the scheduler's jobs in the demo (see the module docstring)
+SCHEDULER_GRACE_S = 20
 
 
 def _say(msg: str) -> None:
@@ -77,15 +88,54 @@ def ensure_alibi_venv() -> None:
     stamp.write_text(want)
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_demo_scheduler(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``python -m jobs.scheduler --jobs DEMO_JOBS`` in the background, logging to the data
+    directory's demo/scheduler.log (its metrics on 127.0.0.1 at a free port unless set)."""
+    env = dict(env)
+    env.setdefault("VIGIL_METRICS_HOST", "127.0.0.1")
+    env.setdefault("VIGIL_METRICS_PORT", str(_free_port()))
+    data = Path(env.get("VIGIL_DATA_DIR", "data")).expanduser()
+    log = (data if data.is_absolute() else ROOT / data) / "demo" / "scheduler.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [str(PY), "-m", "jobs.scheduler", "--jobs", DEMO_JOBS, "--grace", str(SCHEDULER_GRACE_S)]
+    _say(f"starting the scheduler ({DEMO_JOBS} and the auto-rollback watcher; metrics on "
+         f"http://127.0.0.1:{env['VIGIL_METRICS_PORT']}/metrics, log {log})")
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def stop_demo_scheduler(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the scheduler releases its lease and lets running jobs finish), then kill."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=SCHEDULER_GRACE_S + 15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _say(f"scheduler stopped (exit {proc.returncode})")
+
+
 def cmd_demo(args: list[str]) -> int:
     ensure_venv("requirements.txt")
     env = dict(os.environ)
     env.setdefault("VIGIL_DEMO", "true")
     _run([PY, "-m", "jobs.demo"], env=env)
     port = env.get("VIGIL_PORT", "8501")
-    _say(f"starting the dashboard on http://localhost:{port} (Ctrl+C to stop)")
-    return subprocess.call([str(BIN / "streamlit"), "run", "asgi_app.py", "--server.port", port,
-                            "--server.headless", "true", *args], cwd=ROOT, env=env)
+    scheduler = start_demo_scheduler(env)
+    try:
+        _say(f"starting the dashboard on http://localhost:{port} (Ctrl+C to stop)")
+        return subprocess.call([str(BIN / "streamlit"), "run", "asgi_app.py", "--server.port", port,
+                                "--server.headless", "true", *args], cwd=ROOT, env=env)
+    finally:
+        stop_demo_scheduler(scheduler)
 
 
 def cmd_test(args: list[str]) -> int:

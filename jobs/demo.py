@@ -28,10 +28,13 @@ Steps (recorded in <data>/demo/manifest.json):
             latency/error incident, ending at the anchor
   shap      an archived SHAP report for every version, and the champion's report for each
             day from day 16 on (attribution drift over time, covering both drift incidents)
-  releases  (every build, only what is missing) a fourth breast-cancer version (the first
-            retrain) whose release request passes its gates and waits for two reviewers and
-            the security approver; a diabetes request rejected by `reviewer` with its comment
-            (demo mode only: demo accounts act only then)
+  releases  (every build, only what is missing) a diabetes request rejected by `reviewer` with
+            its comment; a diabetes rollback (3 -> 2, by `operator`, with a reason) and version
+            3 released again (approved by `reviewer`); the first retrain of breast-cancer,
+            asked for by `operator` and run through the retrain queue as the worker runs it,
+            which registers a fourth version whose release request passes its gates and waits
+            for two reviewers and the security approver (demo/releases.py; the demo accounts'
+            parts in demo mode only: they act only then)
 
 Incidents: breast-cancer drift on days 18-21 (mean_texture, worst_texture +1.5 SD, site mix),
 diabetes drift on days 20-23 (bmi +1.2 SD), breast-cancer latency x6 and 15% errors on day 24
@@ -148,8 +151,8 @@ STEPS: list[Step] = [
     Step("slo", "SLOs and error budgets from the logs", _slo),
     Step("health", "health snapshots over the last ten days and the incident", _health),
     Step("shap", "SHAP reports: every version, and the champion day by day", _shap),
-    Step("releases", "release requests: a fourth breast-cancer version waiting for approvals, "
-         "a rejected one", _releases, always=True),
+    Step("releases", "release history: a rejected request, a rollback, a retrain through the queue, "
+         "a fourth breast-cancer version waiting for approvals", _releases, always=True),
 ]
 
 

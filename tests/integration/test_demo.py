@@ -3,7 +3,8 @@
 It talks to a real MLflow registry (the demo's own SQLite one) and writes real files: the
 build must leave three trained versions per model with a champion (and a fourth breast-cancer
 version waiting for approvals), 30 days of logs per model, demo accounts, an open and a rejected
-release request, and a second run must change nothing. It builds in demo mode, as
+release request, a history with one rollback and one retrain, and a second run must change
+nothing. It builds in demo mode, as
 ``manage.py demo`` does (demo accounts act only then).
 """
 
@@ -157,6 +158,64 @@ def test_job_run_and_accounts_are_recorded(built) -> None:  # type: ignore[no-un
     assert "demo-admin" not in json.dumps(manifest)  # passwords are printed, never stored
 
 
+def test_the_demo_leaves_a_rollback_and_a_retrain_in_the_history(built) -> None:  # type: ignore[no-untyped-def]
+    """Deliverable 9's history, every step through the services: diabetes rolled back 3 -> 2 by the
+    operator with a reason and version 3 released again; the breast-cancer retrain run through the
+    queue, which produced version 4 and opened its request. The scheduler's release cycle then finds
+    nothing to do (this test runs before the one that retrains diabetes), and `python -m jobs.audit
+    verify` says OK."""
+    from core.context import AppContext
+    from core.settings import Settings
+    from demo.releases import RERELEASE_COMMENT, RETRAIN_REASON, ROLLBACK_REASON
+    from governance.release_reads import alias_moves
+    from governance.releases import list_requests
+    from governance.retrain import list_retrains
+
+    data, result, _ = built
+    assert result.returncode == 0, result.stderr[-3000:]
+    ctx = AppContext.create(Settings.from_env(_env(data)))
+    try:
+        champion_moves = [(m.kind, m.from_version, m.to_version, m.actor)
+                          for m in alias_moves(ctx, "viewer", "diabetes") if m.alias == "champion"]
+        assert champion_moves == [("promotion", "2", "3", "reviewer"), ("rollback", "3", "2", "operator"),
+                                  ("external", None, "3", "outside the console")]  # newest first
+        [rollback] = [m for m in alias_moves(ctx, "viewer", "diabetes") if m.kind == "rollback"
+                      and m.alias == "champion"]
+        assert rollback.reason == ROLLBACK_REASON
+        assert _registry(data).aliases("diabetes-gbr") == {"champion": "3", "previous-champion": "2"}
+        [rerelease] = [v for v in list_requests(ctx, viewer="viewer", model="diabetes") if v.state == "promoted"]
+        assert (rerelease.version, rerelease.requested_by) == ("3", "scheduler")
+        assert [(d.approver, d.decision, d.comment) for d in rerelease.decisions] == \
+            [("reviewer", "approve", RERELEASE_COMMENT)]
+        [audited] = ctx.audit.query(action="model.rollback", resource="diabetes")
+        assert (audited.actor, audited.outcome, audited.details["old_version"], audited.details["new_version"],
+                audited.details["reason"]) == ("operator", "success", "3", "2", ROLLBACK_REASON)
+        # breast-cancer: its champion recorded as found, never moved
+        assert [(m.kind, m.to_version) for m in alias_moves(ctx, "viewer", "breast-cancer")] == [("external", "3")]
+
+        [job] = list_retrains(ctx, "viewer")
+        [waiting] = list_requests(ctx, viewer="viewer", model="breast-cancer")
+        assert (job.model, job.state, job.requested_by, job.trigger, job.reason) == \
+            ("breast-cancer", "succeeded", "operator", "manual", RETRAIN_REASON)
+        assert (job.produced_version, job.release_request_id, job.exit_code) == ("4", waiting.id, 0)
+        assert job.command == "python -m jobs.demo --retrain breast-cancer"
+        assert "VIGIL_VERSION=4" in job.log_tail and "breast-cancer-mlp version 4" in job.log_tail
+        assert waiting.reason.startswith(f"retrain {job.id} (manual, asked by operator)")
+    finally:
+        ctx.engine.dispose()
+
+    cycle = subprocess.run([sys.executable, "-m", "jobs.release"], cwd=REPO, env=_env(data), capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert cycle.returncode == 0, cycle.stderr[-3000:]
+    assert "0 release request(s) past their expiry closed" in cycle.stdout
+    assert "breast-cancer: version 4 already had release request" in cycle.stdout
+    assert "diabetes: champion is version 3, the newest: nothing to request" in cycle.stdout
+    assert cycle.stdout.count("no champion move outside the console") == 2
+    verify = subprocess.run([sys.executable, "-m", "jobs.audit", "verify"], cwd=REPO, env=_env(data),
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
 def test_second_run_is_idempotent_and_retrain_adds_one_version(built) -> None:  # type: ignore[no-untyped-def]
     data, first, _ = built
     assert first.returncode == 0
@@ -194,7 +253,7 @@ def test_the_demo_leaves_an_open_and_a_rejected_release_request(built) -> None: 
     try:
         requests = list_requests(ctx, viewer="viewer")
         by_state = {v.state: v for v in requests}
-        assert sorted(by_state) == ["open", "rejected"] and len(requests) == 2
+        assert sorted(by_state) == ["open", "promoted", "rejected"] and len(requests) == 3  # promoted: the history
         waiting = by_state["open"]
         assert (waiting.model, waiting.version, waiting.requested_by) == ("breast-cancer", "4", "scheduler")
         assert {g.name: g.status for g in waiting.gates} == {
@@ -210,8 +269,12 @@ def test_the_demo_leaves_an_open_and_a_rejected_release_request(built) -> None: 
         [decision] = rejected.decisions
         assert (decision.approver, decision.decision) == ("reviewer", "reject")
         assert decision.comment.startswith("A quick baseline") and rejected.closed_reason == decision.comment
-        retrain = ctx.audit.query(action="model.retrain", actor="scheduler", resource="breast-cancer")
-        assert [e.outcome for e in retrain] == ["success"]  # version 4, trained once by the demo
+        retrain = ctx.audit.query(action="model.retrain", resource="breast-cancer")
+        # version 4, trained once by the demo: asked for by the operator, run by the worker (the
+        # scheduler account), whose command (jobs.demo --retrain, as the job account) trained it
+        assert sorted((e.actor, e.outcome) for e in retrain) == \
+            [("operator", "success"), ("scheduler", "success"), ("scheduler", "success")]
         assert ctx.audit.verify().ok
     finally:
         ctx.engine.dispose()
+

@@ -2,7 +2,10 @@
 config/models.yaml through ``python -m jobs.scheduler --once --all``, every command line of
 deploy/crontab.example and every CronJob command of deploy/kubernetes/cronjobs.yaml, each on a
 small prepared data set (tests/integration/schedule_data.py). Before the all-models default,
-``jobs.drift`` and ``jobs.shap`` exited 2 on every one of these lines."""
+``jobs.drift`` and ``jobs.shap`` exited 2 on every one of these lines. The three ways name the
+same jobs on the same cron expressions; the scheduler's ``worker`` runs a queued retrain whose
+version gets its release request, and the ``release`` cycle asks for nothing twice; the long-lived
+worker Deployment (deploy/kubernetes/worker.yaml) starts and stops cleanly."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CRONTAB = REPO / "deploy" / "crontab.example"
 CRONJOBS = REPO / "deploy" / "kubernetes" / "cronjobs.yaml"
+WORKER_DEPLOYMENT = REPO / "deploy" / "kubernetes" / "worker.yaml"
 JOB_TIMEOUT_S = 300
 
 
@@ -72,14 +76,48 @@ def _no_failure(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_the_three_ways_schedule_the_same_jobs() -> None:
-    """A job added to one way of scheduling and forgotten in another would silently never run."""
-    configured = set(yaml.safe_load(CONFIG.read_text())["schedules"])
-    assert {_job(argv) for _, argv in crontab_commands()} == configured
-    assert {_job(argv) for _, argv, _env in cronjob_commands()} == configured
+    """A job added to one way of scheduling and forgotten in another would silently never run;
+    one on another cron expression would run at times nobody reading the models file expects."""
+    configured = yaml.safe_load(CONFIG.read_text())["schedules"]
+    assert {"worker", "retrain_policy", "release"} <= set(configured)  # retrains and the release cycle
+    assert {_job(argv): cron for cron, argv in crontab_commands()} == configured
+    assert {_job(argv): cron for cron, argv, _env in cronjob_commands()} == configured
+    # each bare: the scheduler runs `python -m jobs.<name>` with no arguments, and so do the others
+    assert all(argv == ["-m", f"jobs.{_job(argv)}"] for _, argv in crontab_commands() if _job(argv) != "health")
+    assert all(argv == ["-m", f"jobs.{_job(argv)}"] for _, argv, _env in cronjob_commands())
+
+
+def _queue_a_retrain(env: dict[str, str], model: str) -> int:
+    from core.actor import Actor
+    from core.context import AppContext
+    from core.settings import Settings
+    from governance.retrain import request_retrain
+
+    ctx = AppContext.create(Settings.from_env(env))
+    try:
+        return request_retrain(ctx, Actor("scheduler", "job"), model, reason="schedule test").id
+    finally:
+        ctx.engine.dispose()
+
+
+def _release_state(env: dict[str, str]) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str]]]:
+    """(model, version, state, requested by) of every release request; (model, state) of every retrain."""
+    from core.context import AppContext
+    from core.settings import Settings
+    from governance.releases import list_requests
+    from governance.retrain import list_retrains
+
+    ctx = AppContext.create(Settings.from_env(env))
+    try:
+        return ([(v.model, v.version, v.stored_state, v.requested_by) for v in list_requests(ctx, "scheduler")],
+                [(j.model, j.state) for j in list_retrains(ctx, "scheduler")])
+    finally:
+        ctx.engine.dispose()
 
 
 def test_every_configured_schedule_runs_green(shipped_env) -> None:
     _root, env = shipped_env
+    _queue_a_retrain(env, "diabetes")  # the scheduler's `worker` runs it: the models file's retrain command
     done = _run(["-m", "jobs.scheduler", "--once", "--all"], env)
     assert done.returncode == 0, _no_failure(done)
     configured = yaml.safe_load(CONFIG.read_text())["schedules"]
@@ -89,6 +127,16 @@ def test_every_configured_schedule_runs_green(shipped_env) -> None:
     for model in ("breast-cancer", "diabetes"):
         assert re.search(rf"^{model}: drift window 1d ending", done.stdout, re.M), _no_failure(done)
         assert re.search(rf"^{model}: 1 SHAP report \(v1 report \d+\)", done.stdout, re.M), _no_failure(done)
+    # the worker ran the retrain, which registered version 2 and opened its release request; the
+    # release cycle after it saw that request and asked for nothing more
+    assert re.search(r"^retrain 1 of diabetes: succeeded \(exit 0\); version 2; release request 1 opened",
+                     done.stdout, re.M), _no_failure(done)
+    assert re.search(r"^diabetes: version 2 already had release request 1 \(open\)", done.stdout, re.M), \
+        _no_failure(done)
+    assert re.search(r"^breast-cancer: champion is version 1, the newest: nothing to request", done.stdout,
+                     re.M), _no_failure(done)
+    assert re.search(r"^breast-cancer: no retrain \(policy off\)", done.stdout, re.M), _no_failure(done)
+    assert _release_state(env) == ([("diabetes", "2", "open", "scheduler")], [("diabetes", "succeeded")])
 
 
 @pytest.mark.parametrize(("schedule", "argv"), crontab_commands(),
@@ -121,6 +169,40 @@ def test_every_cronjob_command_runs_green(shipped_env, schedule: str, argv: list
     assert "Traceback" not in done.stderr
 
 
+def test_the_worker_deployment_runs_the_queue_until_stopped(shipped_env) -> None:
+    """deploy/kubernetes/worker.yaml's command, as shipped: it polls the queue, picks up a retrain
+    queued while it runs, and stops cleanly on SIGTERM (what Kubernetes sends on a rollout)."""
+    import signal
+    import time
+
+    _root, env = shipped_env
+    [doc] = [d for d in yaml.safe_load_all(WORKER_DEPLOYMENT.read_text()) if d]
+    assert doc["kind"] == "Deployment"
+    [container] = doc["spec"]["template"]["spec"]["containers"]
+    argv = list(container["command"])
+    assert argv[:4] == ["python", "-m", "jobs.worker", "--loop"]
+    env_names = {e["name"]: e["value"] for e in container["env"]}
+    assert env_names == {"VIGIL_CONFIG": "/etc/vigil/models.yaml", "VIGIL_DATA_DIR": "/var/lib/vigil"}
+    argv = [a if a != "5" else "1" for a in argv]  # --poll-s 1: the test waits less
+    proc = subprocess.Popen([sys.executable, *argv[1:]], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)  # the worker is up and found nothing to do
+        job = _queue_a_retrain(env, "breast-cancer")
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while time.monotonic() < deadline and ("breast-cancer", "succeeded") not in _release_state(env)[1]:
+            time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-3000:]}\n{err[-3000:]}"
+    assert re.search(rf"^retrain {job} of breast-cancer: succeeded \(exit 0\); version 2; release request \d+ "
+                     "opened", out, re.M), out
+    assert "Traceback" not in err
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_minute_env(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, str], str]:
     """The prepared data set on each backend (PostgreSQL: a fresh schema on the real server)."""
@@ -130,8 +212,9 @@ def shared_minute_env(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[d
 
 
 def test_jobs_sharing_a_minute_all_finish(shared_minute_env) -> None:
-    """The shipped schedule starts ingest, slo, health, drift and the audit checkpoint in the same
-    minute. On SQLite they used to die with 'database is locked' (e.g. on UPDATE job_runs),
+    """The shipped schedule starts most jobs in the same minute (at :15 ingest, drift, slo, health,
+    the audit checkpoint and the worker; at :20 the retrain policies and the release cycle with them);
+    here all of them start at once. On SQLite they used to die with 'database is locked' (e.g. on UPDATE job_runs),
     leaving the run 'running' forever. Two rounds of all of them at once: every process exits 0,
     every recorded run ends success, and the audit chain is still one valid chain."""
     from sqlalchemy import select
@@ -141,7 +224,7 @@ def test_jobs_sharing_a_minute_all_finish(shared_minute_env) -> None:
     from governance.audit import AuditLog
 
     env, url = shared_minute_env
-    jobs = ["ingest", "drift", "slo", "health", "audit_checkpoint"]
+    jobs = ["ingest", "drift", "slo", "health", "audit_checkpoint", "worker", "retrain_policy", "release"]
     for _round in range(2):
         procs = {job: subprocess.Popen([sys.executable, "-m", f"jobs.{job}"], cwd=REPO, env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
