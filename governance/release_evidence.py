@@ -380,7 +380,10 @@ def _series(ctx: Any, spec: ModelSpec, champion: str, version: str, start: datet
     from core.storage import logstore_location
     from monitoring.slo.logs_source import metrics_series
 
-    frame = metrics_series(logstore_location(ctx.settings), spec.name, start, end, bucket=window)
+    # metrics_series counts requests in (start, end]; a window starts inclusive, so a request at
+    # exactly ``start`` (the window's first second) must count: ask from just before it
+    frame = metrics_series(logstore_location(ctx.settings), spec.name, start - timedelta(milliseconds=1), end,
+                           bucket=window)
     frame = frame[frame["version"].isin([champion, version])]
     frame = frame.assign(at=[t.to_pydatetime() for t in frame["at"]])
     return frame
