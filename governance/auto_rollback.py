@@ -94,6 +94,10 @@ def _pct(ratio: float) -> str:
     return f"{ratio * 100:.2f} %"
 
 
+def _ms(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.2g} ms"
+
+
 def judge(policy: AutoRollbackPolicy, evidence: Evidence) -> tuple[str, str]:
     """(outcome, detail) of one check: ``degraded`` when the source failed, ``no_evidence`` with
     too few requests, ``breach`` when a configured threshold is exceeded, ``pass`` when every
@@ -106,20 +110,16 @@ def judge(policy: AutoRollbackPolicy, evidence: Evidence) -> tuple[str, str]:
         seen = "no" if not count else f"{count:.0f}"
         return "no_evidence", f"{seen} requests in {window} (needs {policy.min_requests})"
     breaches, within, missing = [], [], []
-    if policy.max_error_ratio is not None:
-        if evidence.error_ratio is None:
-            missing.append("error ratio")
-        elif evidence.error_ratio > policy.max_error_ratio:
-            breaches.append(f"error ratio {_pct(evidence.error_ratio)} > {_pct(policy.max_error_ratio)}")
+    limits = (("error ratio", "error ratio", evidence.error_ratio, policy.max_error_ratio, _pct),
+              ("p99 latency", "p99", evidence.p99_ms, policy.max_p99_ms, _ms))
+    for name, label, value, limit, show in limits:
+        if limit is None:
+            continue
+        if value is None:
+            missing.append(name)
         else:
-            within.append(f"error ratio {_pct(evidence.error_ratio)} <= {_pct(policy.max_error_ratio)}")
-    if policy.max_p99_ms is not None:
-        if evidence.p99_ms is None:
-            missing.append("p99 latency")
-        elif evidence.p99_ms > policy.max_p99_ms:
-            breaches.append(f"p99 {evidence.p99_ms:.0f} ms > {policy.max_p99_ms:g} ms")
-        else:
-            within.append(f"p99 {evidence.p99_ms:.0f} ms <= {policy.max_p99_ms:g} ms")
+            (breaches if value > limit else within).append(
+                f"{label} {show(value)} {'>' if value > limit else '<='} {show(limit)}")
     tail = f" over {window} ({count:.0f} requests)"
     if breaches:
         return "breach", "; ".join(breaches) + tail

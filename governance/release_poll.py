@@ -40,7 +40,7 @@ from governance.rbac import Action, require
 from governance.registry import ModelRegistry, champion_of, model_versions
 from governance.release_gates import VersionSource
 from governance.release_tables import ReleaseRequest
-from governance.releases import _version_order, request_release
+from governance.releases import version_order, request_release
 
 POLL_REASON = "new version seen in the MLflow registry"
 LOCK_WAIT_S = 120.0
@@ -92,7 +92,7 @@ def poll_model(ctx: Any, actor: Actor, model: str, *, registry: ModelRegistry | 
         newest = listed[0].version
         found = champion_of(listed)
         champion = found.version if found is not None else None
-        if champion is not None and _version_order(newest) <= _version_order(champion):
+        if champion is not None and version_order(newest) <= version_order(champion):
             return PollOutcome(model, True, champion, newest, None,
                                f"champion is version {champion}, the newest: nothing to request")
         earlier = _earlier_request(ctx, model, newest)

@@ -182,7 +182,8 @@ def _check_chain(spec: ModelSpec) -> list[ApprovalStage]:
     return chain
 
 
-def _version_order(version: str) -> tuple[int, str]:
+def version_order(version: str) -> tuple[int, str]:
+    """Sort key of MLflow version numbers: "10" after "9" (numbers compare as numbers)."""
     return (int(version), "") if version.isdigit() else (-1, version)
 
 
@@ -238,7 +239,7 @@ def request_release(ctx: Any, actor: Actor, model: str, version: str | None = No
                         raise Conflict(f"release request {old.id} for {model} version {version} "
                                        "is already open")
                     old_expired = aware(old.expires_at) <= now  # type: ignore[operator]
-                    if not old_expired and _version_order(old.version) > _version_order(version):
+                    if not old_expired and version_order(old.version) > version_order(version):
                         raise Conflict(f"release request {old.id} for the newer version {old.version} of "
                                        f"{model} is open; version {version} cannot be requested")
                     old.state = "expired" if old_expired else "superseded"

@@ -79,14 +79,30 @@ def backfill_and_serve(openmetrics: str, workdir: Path) -> PrometheusHandle:
                           capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"promtool backfill failed: {done.stderr[-2000:]}")
+    return serve(prom, "global:\n  scrape_interval: 1m\nscrape_configs: []\n", workdir, data,
+                 "--storage.tsdb.retention.time=100y")
+
+
+def serve_scraping(target: str, workdir: Path) -> PrometheusHandle:
+    """Prometheus scraping ``target`` (host:port) every second and evaluating every second."""
+    found = binaries()
+    if found is None:
+        raise FileNotFoundError("prometheus not on PATH (apt-get install prometheus)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = ("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+              f"scrape_configs: [{{job_name: serving, static_configs: [{{targets: ['{target}']}}]}}]\n")
+    return serve(found[0], config, workdir, workdir / "tsdb")
+
+
+def serve(prom: str, config_text: str, workdir: Path, data: Path, *args: str) -> PrometheusHandle:
+    """Start ``prom`` on a free port with ``config_text`` and wait (60 s at most) until it is ready."""
     config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     port = _free_port()
     log = open(workdir / "prometheus.log", "w")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(
         [prom, f"--config.file={config}", f"--storage.tsdb.path={data}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
-         "--log.level=warn"],
+         f"--web.listen-address=127.0.0.1:{port}", *args, "--log.level=warn"],
         stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     url = f"http://127.0.0.1:{port}"
     handle = PrometheusHandle(url, process, workdir)

@@ -46,6 +46,17 @@ def _source(con: Any, logstore_dir: Store, model: str) -> str:
     return duckdb_source(con, logstore_dir, model)
 
 
+def _rows(con: Any, logstore_dir: Store, model: str, columns: str, start: datetime, end: datetime, *,
+          by_version: bool = False) -> str:
+    """``WITH r AS (...)``: the model's requests with ``ts`` (epoch seconds) and ``columns``, read
+    only from the date partitions of ``start``..``end`` (UTC); ``by_version`` adds a ``?``
+    parameter for one version."""
+    version = " AND CAST(version AS VARCHAR) = ?" if by_version else ""
+    return (f"WITH r AS (SELECT epoch(timestamp) AS ts, {columns} FROM {_source(con, logstore_dir, model)} "
+            f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' "
+            f"AND '{end.astimezone(UTC):%Y-%m-%d}'{version}) ")
+
+
 def _ts(moment: datetime) -> float:
     return moment.astimezone(UTC).timestamp()
 
@@ -78,12 +89,10 @@ def window_counts(logstore_dir: Store, model: str, at: datetime, windows: list[s
         cond = f"ts > {start!r}"
         parts.append(f"count(*) FILTER (WHERE {cond} AND {bad})")
         parts.append(f"count(*) FILTER (WHERE {cond} AND {total})")
-    first_day = datetime.fromtimestamp(end - longest, UTC).strftime("%Y-%m-%d")
-    last_day = datetime.fromtimestamp(end, UTC).strftime("%Y-%m-%d")
     con = _connect()
     try:
-        sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms FROM {_source(con, logstore_dir, model)} "
-               f"WHERE CAST(date AS VARCHAR) BETWEEN '{first_day}' AND '{last_day}') "
+        sql = (_rows(con, logstore_dir, model, "status, latency_ms", datetime.fromtimestamp(end - longest, UTC),
+                     datetime.fromtimestamp(end, UTC)) +
                f"SELECT {', '.join(parts)} FROM r WHERE ts > {end - longest!r} AND ts <= {end!r}")
         row = con.execute(sql).fetchone()
     finally:
@@ -111,8 +120,7 @@ def _buckets(logstore_dir: Store, model: str, start: datetime, end: datetime, sl
     lo, hi = _ts(start), _ts(end)
     con = _connect()
     try:
-        sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms FROM {_source(con, logstore_dir, model)} "
-               f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}') "
+        sql = (_rows(con, logstore_dir, model, "status, latency_ms", start, end) +
                f"SELECT CAST(ceil((ts - {lo!r}) / {BUCKET_S}) AS BIGINT) AS k, "
                f"count(*) FILTER (WHERE {bad}) AS bad, count(*) FILTER (WHERE {total}) AS total "
                f"FROM r WHERE ts > {lo!r} AND ts <= {hi!r} GROUP BY k ORDER BY k")
@@ -183,8 +191,7 @@ def metrics_series(logstore_dir: Store, model: str, start: datetime, end: dateti
     lo, hi = _ts(start), _ts(end)
     con = _connect()
     try:
-        sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, * EXCLUDE (timestamp) FROM {_source(con, logstore_dir, model)} "
-               f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}') "
+        sql = (_rows(con, logstore_dir, model, "* EXCLUDE (timestamp)", start, end) +
                f"SELECT CAST(floor(ts / {size}) * {size} AS DOUBLE) AS b, CAST(version AS VARCHAR) AS version, "
                f"count(*) AS requests, avg(CASE WHEN status <> 'ok' THEN 1.0 ELSE 0.0 END) AS error_rate, "
                f"{_ok_quantile(0.5)} AS p50_ms, {_ok_quantile(0.95)} AS p95_ms, {_ok_quantile(0.99)} AS p99_ms, "
@@ -209,9 +216,7 @@ def version_traffic(logstore_dir: Store, model: str, version: str, start: dateti
     lo, hi = _ts(start), _ts(end)
     con = _connect()
     try:
-        sql = (f"WITH r AS (SELECT epoch(timestamp) AS ts, status, latency_ms FROM {_source(con, logstore_dir, model)} "
-               f"WHERE CAST(date AS VARCHAR) BETWEEN '{start.astimezone(UTC):%Y-%m-%d}' AND '{end.astimezone(UTC):%Y-%m-%d}' "
-               f"AND CAST(version AS VARCHAR) = ?) "
+        sql = (_rows(con, logstore_dir, model, "status, latency_ms", start, end, by_version=True) +
                f"SELECT count(*), count(*) FILTER (WHERE status <> 'ok'), {_ok_quantile(0.95)}, min(ts), max(ts) "
                f"FROM r WHERE ts > {lo!r} AND ts <= {hi!r}")
         requests, errors, p95, first, last = con.execute(sql, [str(version)]).fetchone()

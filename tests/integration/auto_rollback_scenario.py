@@ -33,6 +33,8 @@ from typing import Any
 import requests
 import yaml
 
+from tests.prometheus_server import PrometheusHandle, serve_scraping
+
 REPO = Path(__file__).resolve().parents[2]
 BC = "breast-cancer"
 THRESHOLD_MS = 400.0
@@ -79,51 +81,9 @@ class Traffic:
         self.server.shutdown()
 
 
-@dataclass
-class ScrapingPrometheus:
-    url: str
-    process: subprocess.Popen  # type: ignore[type-arg]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def start_prometheus(target: str, workdir: Path) -> ScrapingPrometheus:
+def start_prometheus(target: str, workdir: Path) -> PrometheusHandle:
     """Prometheus scraping ``target`` every second; raises FileNotFoundError without the binary."""
-    from tests.prometheus_server import _free_port, binaries
-
-    found = binaries()
-    if found is None:
-        raise FileNotFoundError("prometheus not on PATH (apt-get install prometheus)")
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "prometheus.yml"
-    config.write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "serving", "static_configs": [{"targets": [target]}]}]}))
-    port = _free_port()
-    log = open(workdir / "prometheus.log", "w")  # noqa: SIM115 (closed with the process)
-    process = subprocess.Popen([found[0], f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-                                f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                               stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prometheus exited: {(workdir / 'prometheus.log').read_text()[-2000:]}")
-        try:
-            if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return ScrapingPrometheus(url, process)
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    ScrapingPrometheus(url, process).stop()
-    raise RuntimeError("prometheus did not become ready within 60 s")
+    return serve_scraping(target, workdir)
 
 
 def p99_query(model: str, version: str, window_s: int) -> str:
