@@ -77,6 +77,7 @@ class ProbationStatus:
     window_seconds: int
     last_check: CheckView | None
     summary: str
+    probation_hours: float = 0.0
 
 
 def _check_view(row: AutoRollbackCheck) -> CheckView:
@@ -157,7 +158,7 @@ def probation_status(ctx: Any, viewer: str | None, model: str, *, now: datetime 
                                probation.promoted_at if probation else None,
                                probation.ends_at if probation else None, last.streak if last else 0,
                                policy.consecutive, policy.check_seconds, policy.max_error_ratio, policy.max_p99_ms,
-                               policy.window_seconds, last, summary)
+                               policy.window_seconds, last, summary, policy.probation_hours)
 
     if not policy.enabled:
         return status("off", "Auto-rollback is off for this model.")

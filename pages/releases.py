@@ -1,6 +1,7 @@
 """Releases: per model, the champion, a timeline of its versions with every promotion, rollback
 (the auto-rollback watcher's marked apart) and outside change, who did it and why; Rollback and
-Retrain for those allowed; the retrain jobs with their state and log; the release requests.
+Retrain for those allowed; the auto-rollback watcher's probation of a newly promoted champion
+and its checks (governance.auto_rollback_reads); the retrain jobs with their state and log; the release requests.
 
 Reads go through governance.release_reads.alias_moves, governance.releases.list_requests and
 governance.retrain.list_retrains (all with ``viewer=``) and ui.loaders.model_versions (the
@@ -59,6 +60,7 @@ else:
 how = ui.champion_line(moves)
 if how:
     st.markdown(how)
+ui.probation(ctx, user.username, model)
 ui.action_buttons(model, may_rollback=user_can(ctx, user.username, "model.rollback", model),
                   may_retrain=user_can(ctx, user.username, "model.retrain", model),
                   has_champion=champion is not None)

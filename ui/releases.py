@@ -22,7 +22,8 @@ import streamlit as st
 
 from core.actor import Actor
 from core.context import AppContext
-from governance import promotion, retrain
+from governance import auto_rollback_reads, promotion, retrain
+from governance.auto_rollback_reads import CheckView, ProbationStatus
 from governance.registry import CHAMPION
 from governance.release_reads import AliasMoveView
 from governance.retrain import ACTIVE_STATES, SYSTEM, RetrainView
@@ -355,3 +356,65 @@ def retrain_jobs(ctx: AppContext, viewer: str, model: str) -> None:
     first = _read_retrains(ctx, viewer, model)
     live = changing(first.value or [], datetime.now(UTC))
     st.fragment(_retrain_panel, run_every=REFRESH_S if live else None)(ctx, viewer, model, live)
+
+
+# -- auto-rollback: the probation of a newly promoted champion ------------------------------------
+PROBATION_ICON = {"watching": ":material/visibility:", "rolled back": ":material/undo:"}
+OUTCOME_TEXT = {"pass": "pass", "breach": "breach", "no_evidence": "no evidence", "degraded": "degraded"}
+
+
+def policy_line(status: ProbationStatus) -> str:
+    """The watcher's rule for the model, in one sentence."""
+    limits = [f"error ratio above {status.max_error_ratio:.2%}" if status.max_error_ratio is not None else "",
+              f"p99 latency above {status.max_p99_ms:g} ms" if status.max_p99_ms is not None else ""]
+    said = " or ".join(x for x in limits if x) or "no threshold set"
+    return (f"For {status.probation_hours:g} h after each promotion the champion is checked every "
+            f"{status.check_seconds:g} s over the last {status.window_seconds} s; {status.consecutive} checks in "
+            f"a row with {said} roll it back to the version it replaced, as `system`.")
+
+
+def check_rows(checks: Sequence[CheckView]) -> list[dict[str, Any]]:
+    """The stored probation checks as a table, newest first."""
+    return [{"checked": when(c.checked_at), "version": c.version, "outcome": OUTCOME_TEXT.get(c.outcome, c.outcome),
+             "breaches in a row": c.streak, "requests": "" if c.requests is None else f"{c.requests:.0f}",
+             "error ratio": "" if c.error_ratio is None else f"{c.error_ratio:.2%}",
+             "p99 (ms)": "" if c.p99_ms is None else f"{c.p99_ms:.0f}", "source": c.source, "detail": c.detail,
+             "action": " ".join(x for x in (c.action or "", c.action_detail or "") if x)} for c in checks]
+
+
+def _probation_panel(ctx: AppContext, viewer: str, model: str, was_watching: bool) -> None:
+    read = loaders.guarded(lambda: auto_rollback_reads.probation_status(ctx, viewer, model))
+    if read.error:
+        components.degraded("The auto-rollback state", read.error)
+        return
+    status: ProbationStatus = read.value
+    if was_watching and status.state != "watching":
+        st.rerun()  # rolled back (or the probation ended) while the page was open: show the new champion
+    if status.state in PROBATION_ICON:
+        show = st.warning if status.state == "rolled back" else st.info
+        show(f"**Auto-rollback:** {esc(status.summary)}", icon=PROBATION_ICON[status.state])
+    else:
+        st.caption(f"Auto-rollback: {esc(status.summary)}")
+    if not status.enabled:
+        return
+    st.caption(policy_line(status))
+    checks = loaders.guarded(lambda: auto_rollback_reads.recent_checks(ctx, viewer, model, limit=CHECKS_SHOWN))
+    if checks.error:
+        components.degraded("The auto-rollback checks", checks.error)
+    elif checks.value:
+        with st.expander(f"Automatic checks (last {min(len(checks.value), CHECKS_SHOWN)}, newest first)",
+                         expanded=status.state == "watching"):
+            st.dataframe(pd.DataFrame(check_rows(checks.value)), hide_index=True, key="releases.checks")
+
+
+CHECKS_SHOWN = 20
+
+
+def probation(ctx: AppContext, viewer: str, model: str) -> None:
+    """What the auto-rollback watcher does for ``model`` (governance.auto_rollback_reads): the
+    probation of the last promotion, the rule and the stored checks; refreshed at the policy's
+    check interval while a champion is on probation, and the whole page reruns when it ends."""
+    first = loaders.guarded(lambda: auto_rollback_reads.probation_status(ctx, viewer, model))
+    live = first.value is not None and first.value.state == "watching"
+    every = max(REFRESH_S, first.value.check_seconds) if live else None
+    st.fragment(_probation_panel, run_every=every)(ctx, viewer, model, live)

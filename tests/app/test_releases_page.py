@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -137,6 +137,66 @@ def test_an_auto_rollback_by_the_system_stands_apart_in_the_history_and_the_time
     [auto] = [t for t in figure["data"] if t.get("name") == "auto-rollback (system)"]
     assert (auto["y"], auto["marker"]["symbol"]) == (["2"], "x")
     assert [t["y"] for t in figure["data"] if t.get("name") == "promoted"] == [["3"]]
+
+
+def _promotion_with_checks(ctx, promoted_at: datetime, checks: list[dict]) -> int:  # type: ignore[no-untyped-def]
+    """A promotion of version 3 (as the approval flow records it) and the watcher's stored checks,
+    the model's only alias history (the installation is shared by this module's tests)."""
+    from sqlalchemy import delete
+
+    from core.db import session_scope
+    from governance.auto_rollback_tables import AutoRollbackCheck
+    from governance.release_tables import AliasMove
+
+    with session_scope(ctx.engine) as session:
+        session.execute(delete(AutoRollbackCheck).where(AutoRollbackCheck.model == MODEL))
+        session.execute(delete(AliasMove).where(AliasMove.model == MODEL))
+        move = AliasMove(model=MODEL, alias="champion", from_version="2", to_version="3", kind="promotion",
+                         actor="rita", reason="release request 9", request_id=None, moved_at=promoted_at)
+        session.add(move)
+        session.flush()
+        for i, check in enumerate(checks):
+            session.add(AutoRollbackCheck(model=MODEL, version="3", promotion_id=move.id, source="logs",
+                                          checked_at=promoted_at + timedelta(seconds=15 * (i + 1)), **check))
+        return move.id
+
+
+def test_a_champion_on_probation_shows_the_watchers_rule_state_and_checks(vigil_env, registry) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    _promotion_with_checks(vigil_env.ctx, now - timedelta(minutes=10), [
+        {"outcome": "pass", "requests": 480.0, "error_ratio": 0.01, "p99_ms": 120.0, "streak": 0,
+         "detail": "p99 120 ms <= 400 ms over the last 60 s (480 requests)"},
+        {"outcome": "breach", "requests": 500.0, "error_ratio": 0.01, "p99_ms": 950.0, "streak": 1,
+         "detail": "p99 950 ms > 400 ms over the last 60 s (500 requests)"}])
+    at = _releases_page(vigil_env, VIEWER)
+    [watching] = [t for t in _said(at.info) if t.startswith("**Auto-rollback:**")]
+    assert re.search(r"Version 3 is on probation for 1(09|10) more minutes; last check breach "
+                     r"\(1/3 breaches in a row\)\.", watching), watching
+    assert ("For 2 h after each promotion the champion is checked every 15 s over the last 60 s; 3 checks in a "
+            "row with error ratio above 5.00% or p99 latency above 400 ms roll it back") in " ".join(_said(at.caption))
+    checks = _frame(at, "breaches in a row").to_dict("records")
+    assert [(c["outcome"], c["breaches in a row"], c["p99 (ms)"], c["error ratio"], c["requests"]) for c in checks] \
+        == [("breach", 1, "950", "1.00%", "500"), ("pass", 0, "120", "1.00%", "480")]
+
+
+def test_a_probation_the_watcher_ended_with_a_rollback_is_a_warning(vigil_env, registry) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    breach = {"outcome": "breach", "requests": 500.0, "error_ratio": 0.2, "p99_ms": 1500.0,
+              "detail": "error ratio 20.00 % > 5.00 %; p99 1500 ms > 400 ms over the last 60 s (500 requests)"}
+    _promotion_with_checks(vigil_env.ctx, now - timedelta(minutes=5), [
+        {**breach, "streak": 1}, {**breach, "streak": 2},
+        {**breach, "streak": 3, "action": "rolled_back", "action_detail": "champion 3 -> 2"}])
+    at = _releases_page(vigil_env, VIEWER)
+    [rolled] = [t for t in _said(at.warning) if t.startswith("**Auto-rollback:**")]
+    assert "Version 3 was rolled back automatically (champion 3 -> 2)." in rolled
+    assert not [t for t in _said(at.info) if t.startswith("**Auto-rollback:**")]
+    first = _frame(at, "breaches in a row").to_dict("records")[0]
+    assert (first["breaches in a row"], first["action"]) == (3, "rolled_back champion 3 -> 2")
+
+
+def test_a_model_without_auto_rollback_says_it_is_off(vigil_env, registry) -> None:  # type: ignore[no-untyped-def]
+    at = _releases_page(vigil_env, VIEWER, model="diabetes")
+    assert "Auto-rollback: Auto-rollback is off for this model." in _said(at.caption)
 
 
 def test_the_alias_history_is_refused_outside_the_viewers_scope(vigil_env) -> None:  # type: ignore[no-untyped-def]
