@@ -10,7 +10,7 @@ audit and refuse themselves). ui/approvals.py holds the widgets.
 
 import streamlit as st
 
-from governance import releases
+from governance import release_reads, releases
 from ui import approvals as ui
 from ui import loaders
 from ui import state
@@ -41,8 +41,19 @@ waiting = [v for v in everything if releases.decision_refusal(who, v, "approve")
 
 
 def versions_of(model: str) -> loaders.Versions:
-    """The model's versions and champion from MLflow (cached briefly), for the comparison."""
-    return loaders.model_versions(ctx, model, user.username)
+    """The model's versions and champion from MLflow (cached briefly), for the comparison: asked
+    afresh when the model's newest alias move or requests changed (a promotion just made here
+    shows the new champion at once, not up to 30 s later). Read once per model and run."""
+    if model in _versions:
+        return _versions[model]
+    moves = loaders.guarded(lambda: release_reads.alias_moves(ctx, viewer=user.username, model=model, limit=1))
+    stamp = (moves.value[0].id if moves.value else None,
+             tuple((v.id, v.state) for v in everything if v.model == model))
+    _versions[model] = loaders.model_versions(ctx, model, user.username, stamp=stamp)
+    return _versions[model]
+
+
+_versions: dict[str, loaders.Versions] = {}
 
 
 def by_window(view, versions):  # type: ignore[no-untyped-def]

@@ -206,6 +206,22 @@ def test_the_request_shows_its_metrics_beside_the_champions_from_mlflow(vigil_en
             {"metric": "accuracy", "champion (version 1)": "0.93", "version 2": "0.95", "difference": "+0.02"},
             {"metric": "roc_auc", "champion (version 1)": "0.97", "version 2": "0.97", "difference": "+0"},
         ]
+        # the champion moves (recorded as the release cycle records a move made in MLflow): the
+        # next look shows it at once, not the 30 s cached answer
+        registry.set_alias("breast-cancer-mlp", CHAMPION, "2")
+        from datetime import UTC, datetime
+
+        from core.db import session_scope
+        from governance.release_tables import AliasMove
+
+        with session_scope(vigil_env.ctx.engine) as session:
+            session.add(AliasMove(model="breast-cancer", alias=CHAMPION, from_version="1", to_version="2",
+                                  kind="external", actor="system", reason="moved in MLflow", request_id=None,
+                                  moved_at=datetime.now(UTC)))
+        at.run()
+        assert not at.exception, at.exception
+        assert "Version 2 is the champion now." in texts(at)
+        assert not [df for df in at.dataframe if "metric" in df.value.columns]
     finally:  # leave no open breast-cancer request for the other tests
         releases.reject(vigil_env.ctx, Actor(REVIEWER, "cli"), request.id, comment="test over")
 
