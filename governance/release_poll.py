@@ -40,7 +40,7 @@ from governance.rbac import Action, require
 from governance.registry import ModelRegistry, champion_of, model_versions
 from governance.release_gates import VersionSource
 from governance.release_tables import ReleaseRequest
-from governance.releases import version_order, request_release
+from governance.releases import request_release, version_order
 
 POLL_REASON = "new version seen in the MLflow registry"
 LOCK_WAIT_S = 120.0

@@ -201,22 +201,19 @@ def heartbeat(ctx: Any, job_id: int, worker: str, *, log_tail: str | None = None
 
 
 def finish(ctx: Any, job_id: int, worker: str, *, succeeded: bool, exit_code: int | None, error: str | None,
-           log_tail: str, produced_version: str | None = None, now: datetime | None = None) -> bool:
-    """Record the outcome of ``worker``'s running job and free the model's slot; False when the
-    job had already been taken from this worker (reaped)."""
+           log_tail: str, produced_version: str | None = None, release_request_id: int | None = None,
+           release_error: str | None = None, now: datetime | None = None) -> bool:
+    """Record the outcome of ``worker``'s running job, with the release request opened for its
+    version (or why none could be), in one write, and free the model's slot; False when the job
+    had already been taken from this worker (reaped). A reader never sees a succeeded job whose
+    request is still to come."""
     values = {"state": "succeeded" if succeeded else "failed", "active_model": None,
               "finished_at": utc_or_now(now), "exit_code": exit_code,
               "error": redact_text(error)[:2000] if error else None, "log_tail": log_tail,
-              "produced_version": produced_version}
+              "produced_version": produced_version, "release_request_id": release_request_id,
+              "release_error": redact_text(release_error)[:2000] if release_error else None}
 
     return _update_own(ctx, job_id, worker, values)
-
-
-def record_release(ctx: Any, job_id: int, *, request_id: int | None, error: str | None) -> None:
-    """Store the release request opened for the job's version (or why none could be opened)."""
-    with write_scope(ctx.engine) as session:
-        session.execute(update(RetrainJob).where(RetrainJob.id == job_id).values(
-            release_request_id=request_id, release_error=redact_text(error)[:2000] if error else None))
 
 
 def reap_lapsed(ctx: Any, actor: Actor, *, lapse_s: float, now: datetime | None = None) -> list[RetrainView]:

@@ -28,7 +28,16 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, log, parser, run_main, setup_logging
+from jobs._cli import (
+    EXIT_DENIED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    log,
+    parser,
+    run_main,
+    setup_logging,
+)
 from jobs._identity import AS_HELP
 
 

@@ -180,7 +180,7 @@ def notify_failure(ctx: Any, job: Any, error: str, lines: Sequence[str] = ()) ->
 def run_job(ctx: Any, actor: Any, job: Any, worker: str, *, heartbeat_s: float = 5.0,
             versions: Any = None) -> Any:
     """Run one claimed job to its outcome; returns the job's final view."""
-    from core.errors import PermissionDenied, VigilError
+    from core.errors import PermissionDenied
     from governance import retrain
     from governance.rbac import Action
     from governance.runner import governed_run
@@ -191,8 +191,11 @@ def run_job(ctx: Any, actor: Any, job: Any, worker: str, *, heartbeat_s: float =
                           failure_details={"step": "run", "retrain_job": job.id}) as run:
             result = execute(ctx, job, worker, heartbeat_s=heartbeat_s)
             tail = retrain.tail_text(result.lines)
+            request_id, release_error = (open_release(ctx, actor, job, result.version, versions)
+                                         if result.ok and result.version else (None, None))
             retrain.finish(ctx, job.id, worker, succeeded=result.ok, exit_code=result.exit_code,
-                           error=result.error, log_tail=tail, produced_version=result.version)
+                           error=result.error, log_tail=tail, produced_version=result.version,
+                           release_request_id=request_id, release_error=release_error)
             run.message = (f"retrain {job.id}: " + ("succeeded" if result.ok else str(result.error))
                            + (f", version {result.version}" if result.version else ""))
             run.details = {"retrain_job": job.id, "exit_code": result.exit_code, "version": result.version}
@@ -208,19 +211,24 @@ def run_job(ctx: Any, actor: Any, job: Any, worker: str, *, heartbeat_s: float =
         raise
     except RetrainFailed as exc:
         notify_failure(ctx, job, str(exc), result.lines)
-        return retrain.show_retrain(ctx, None, job.id)
-    if result.version:
-        from governance.releases import request_release
-
-        try:
-            view = request_release(ctx, actor, job.model, result.version, versions=versions,
-                                   reason=f"retrain {job.id} ({job.trigger}, asked by {job.requested_by})"
-                                          + (f": {job.reason}" if job.reason else ""))
-            retrain.record_release(ctx, job.id, request_id=view.id, error=None)
-        except VigilError as exc:
-            log.warning("retrain %s: no release request for version %s: %s", job.id, result.version, exc)
-            retrain.record_release(ctx, job.id, request_id=None, error=f"{type(exc).__name__}: {exc}")
     return retrain.show_retrain(ctx, None, job.id)
+
+
+def open_release(ctx: Any, actor: Any, job: Any, version: str, versions: Any) -> tuple[int | None, str | None]:
+    """Open the release request of the version a retrain produced (governance.releases, as the
+    worker's account): (its id, None), or (None, why not). Never raises: the retrain succeeded
+    whatever happens here, and the release cycle's poll opens the request later if this one could
+    not."""
+    from governance.releases import request_release
+
+    try:
+        view = request_release(ctx, actor, job.model, version, versions=versions,
+                               reason=f"retrain {job.id} ({job.trigger}, asked by {job.requested_by})"
+                                      + (f": {job.reason}" if job.reason else ""))
+    except Exception as exc:  # noqa: BLE001  recorded with the job, shown on the Releases page
+        log.warning("retrain %s: no release request for version %s: %s", job.id, version, exc)
+        return None, f"{type(exc).__name__}: {exc}"
+    return view.id, None
 
 
 def describe(view: Any) -> str:

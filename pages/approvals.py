@@ -12,8 +12,7 @@ import streamlit as st
 
 from governance import release_reads, releases
 from ui import approvals as ui
-from ui import loaders
-from ui import state
+from ui import loaders, state
 from ui.auth import actor_for, require_user
 from ui.components import esc
 from ui.context import get_context

@@ -13,7 +13,7 @@ forged click meets the service's refusal, not the page's courtesy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -37,7 +37,6 @@ TARGET, REASON = state.RELEASES_TARGET, state.RELEASES_REASON
 RETRAIN_REASON, LOG_JOB = state.RELEASES_RETRAIN_REASON, state.RELEASES_LOG_JOB
 PREVIOUS = promotion.PREVIOUS
 REFRESH_S = 5  # how often the retrain jobs refresh while one is queued or running
-SETTLE_S = 120  # ... or succeeded with a version whose release request the worker is still opening
 
 AUTO_ROLLBACK = "auto-rollback (system)"
 KIND_TEXT = {"promotion": "promoted", "rollback": "rolled back", "restore": "put back after a failure",
@@ -301,17 +300,10 @@ def active_line(job: RetrainView) -> str:
             f"{esc(when(job.started_at))}{beat}.")
 
 
-def settling(job: RetrainView, now: datetime) -> bool:
-    """A job the worker marked succeeded with a new version but whose release request it has not
-    recorded yet (it opens it right after), for at most :data:`SETTLE_S` seconds."""
-    return bool(job.state == "succeeded" and job.produced_version and job.release_request_id is None
-                and not job.release_error and job.finished_at is not None
-                and (now - job.finished_at).total_seconds() < SETTLE_S)
-
-
-def changing(jobs: Sequence[RetrainView], now: datetime) -> bool:
-    """Whether any job may still change on its own: queued, running, or settling."""
-    return any(j.state in ACTIVE_STATES or settling(j, now) for j in jobs)
+def changing(jobs: Sequence[RetrainView]) -> bool:
+    """Whether any job may still change on its own: queued or running (the worker records a
+    job's outcome and its release request together)."""
+    return any(j.state in ACTIVE_STATES for j in jobs)
 
 
 def _read_retrains(ctx: AppContext, viewer: str, model: str) -> loaders.Loaded:
@@ -324,7 +316,7 @@ def _retrain_panel(ctx: AppContext, viewer: str, model: str, was_changing: bool)
         components.degraded("The retrain queue", read.error)
         return
     jobs: list[RetrainView] = read.value or []
-    if was_changing and not changing(jobs, datetime.now(UTC)):
+    if was_changing and not changing(jobs):
         st.rerun()  # it finished while the page was open: the whole page shows its version and request
     if not jobs:
         st.caption("No retrain of this model has been asked for yet.")
@@ -351,10 +343,10 @@ def _retrain_panel(ctx: AppContext, viewer: str, model: str, was_changing: bool)
 def retrain_jobs(ctx: AppContext, viewer: str, model: str) -> None:
     """The model's retrain jobs (state, who, why, when, exit code, error, produced version and
     release request) and the log tail of one; refreshed every :data:`REFRESH_S` s while one is
-    queued or running, or its release request is being opened (a fragment, so the rest of the page
+    queued or running (a fragment, so the rest of the page
     stays as it is until the job is done; then the whole page reruns)."""
     first = _read_retrains(ctx, viewer, model)
-    live = changing(first.value or [], datetime.now(UTC))
+    live = changing(first.value or [])
     st.fragment(_retrain_panel, run_every=REFRESH_S if live else None)(ctx, viewer, model, live)
 
 

@@ -31,8 +31,12 @@ import pyarrow.parquet as pq
 from core.config import ModelSpec
 from core.settings import Settings
 from core.storage import Location, logstore_location, split
-from monitoring.logs.schema import FEATURE_PREFIX, STORE_COLUMNS, feature_column
-from monitoring.logs.schema import model_store_dir  # noqa: F401  (re-exported)
+from monitoring.logs.schema import (
+    FEATURE_PREFIX,
+    STORE_COLUMNS,
+    feature_column,
+    model_store_dir,  # noqa: F401  (re-exported)
+)
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 DEFAULT_BATCH_ROWS = 65_536

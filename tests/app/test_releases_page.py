@@ -345,8 +345,8 @@ def test_a_retrain_through_the_page_shows_its_state_and_log_as_the_worker_goes(v
         assert [c.value for c in at.code] == ["epoch 1 loss 0.41\n<script>x</script>"]
 
         retrain.finish(ctx, job.id, worker, succeeded=True, exit_code=0, error=None,
-                       log_tail="epoch 2 loss 0.2\nVIGIL_VERSION=4", produced_version="4")
-        retrain.record_release(ctx, job.id, request_id=None, error="version 4 is not in the registry")
+                       log_tail="epoch 2 loss 0.2\nVIGIL_VERSION=4", produced_version="4",
+                       release_error="version 4 is not in the registry")
     finally:
         _finish_active_retrains(ctx)
     at = _releases_page(vigil_env, OPERATOR)

@@ -12,7 +12,6 @@ import pandas as pd
 import pyarrow as pa
 
 from core.storage import logstore_location
-from monitoring.logs.schema import feature_column
 from monitoring.logs.store import store_schema, write_partitioned
 
 NUMERIC = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")  # diabetes, as configured

@@ -14,9 +14,9 @@ import pytest
 from core.config import load_models_config
 from core.context import AppContext
 from core.settings import Settings
-from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from governance import identity
 from governance.rbac import grant
+from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.unit.governance.release_fixtures import ADMIN, create_accounts
 
 REPO = Path(__file__).resolve().parents[3]

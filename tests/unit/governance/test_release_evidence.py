@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from core.actor import Actor
 from core.config import ModelsConfig
 from core.context import AppContext
 from core.errors import PermissionDenied
