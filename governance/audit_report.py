@@ -211,7 +211,7 @@ def _cover(w: _Writer, summary: ReportSummary, scope: dict[str, Any], verificati
     pdf.set_font(w.family, "B", 22)
     pdf.cell(0, 14, "Audit report", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(w.family, "", 11)
-    pdf.cell(0, 6, "Vigil \u2014 the console's tamper-evident audit log (SHA-256 hash chain)",
+    pdf.cell(0, 6, w.text("Vigil \u2014 the console's tamper-evident audit log (SHA-256 hash chain)"),
              new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     period = (f"{short_ts(summary.first_ts)} to {short_ts(summary.last_ts)} UTC (seq {summary.first_seq} "

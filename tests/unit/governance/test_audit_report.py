@@ -168,6 +168,19 @@ def test_hostile_text_renders_as_plain_visible_text(tmp_path: Path) -> None:
     assert "\u202e" not in page and "\x00" not in page
 
 
+def test_without_dejavu_it_falls_back_to_latin_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    import governance.audit_report as audit_report
+
+    monkeypatch.setattr(audit_report, "_font_dir", lambda: None)
+    records = [rec(1, DAY1, "zoë", "access.grant", reason=HOSTILE), *HAND[1:]]
+    pdf = render(records)
+    texts = pages_text(pdf)
+    fonts = PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"]
+    assert {str(f.get_object()["/BaseFont"]) for f in fonts.values()} == {"/Helvetica", "/Helvetica-Bold"}
+    assert entries_table_seqs(texts) == list(range(1, 10))
+    assert "zoë" in texts[-1] and "CJK ???? <script>alert(1)</script> ?evil? nul? line break" in texts[-1]
+
+
 def test_the_same_inputs_give_the_same_bytes() -> None:
     # a manifest records the file's SHA-256: exporting the same entries again must not change it
     assert render(HAND) == render(HAND)
