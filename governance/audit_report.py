@@ -175,14 +175,14 @@ class _Writer:
             pdf.add_page()
         x0, y0, width = pdf.l_margin + 12, pdf.get_y() + 2, pdf.epw - 12
         top = max(sum(counts) for _, counts in summary.per_bucket) or 1
+        slot = min(width / len(summary.per_bucket), 14.0)  # one day's bar is not the page wide
         pdf.set_draw_color(150, 150, 150)
-        pdf.line(x0, y0 + height, x0 + width, y0 + height)
+        pdf.line(x0, y0 + height, x0 + slot * len(summary.per_bucket), y0 + height)
         pdf.line(x0, y0, x0, y0 + height)
         pdf.set_font(self.family, "", 6.5)
-        for value, y in ((top, y0), (top // 2, y0 + height / 2), (0, y0 + height)):
-            pdf.set_xy(pdf.l_margin, y - 1.5)
+        for value in sorted({top, top // 2, 0}):
+            pdf.set_xy(pdf.l_margin, y0 + height * (1 - value / top) - 1.5)
             pdf.cell(11, 3, f"{value:,}", align="R")
-        slot = min(width / len(summary.per_bucket), 14.0)  # one day's bar is not the page wide
         every = max(1, round(len(summary.per_bucket) / 12))  # about a dozen labels at most
         for i, (label, counts) in enumerate(summary.per_bucket):
             bottom = y0 + height
