@@ -278,6 +278,8 @@ def render_pdf(records: Sequence[AuditRecord], *, scope: dict[str, Any], verific
     """The audit report of ``records`` as PDF bytes (see the module docstring for what it holds)."""
     summary = summarize(records)
     pdf, drawable, replacement = _document(entries_sha256, generated_at)
+    # machine-readable for a verifier: the entry count and the hash of its export's entries
+    pdf.set_subject(f"{summary.total} audit entries; entries SHA-256 {entries_sha256}")
     w = _Writer(pdf, drawable, replacement)
     _cover(w, summary, scope, verification, generated_by, generated_at, entries_sha256)
     _summary_pages(w, summary)

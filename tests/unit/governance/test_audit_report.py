@@ -106,9 +106,12 @@ def test_long_periods_are_charted_per_week() -> None:
 def test_pdf_opens_and_lists_every_entry_once_in_seq_order() -> None:
     records = [rec(seq, DAY1 + timedelta(days=seq // 40), f"user{seq % 5}", "model.view")
                for seq in range(1, 301)]
-    texts = pages_text(render(records[::-1]))  # given newest first: the table is still in seq order
+    pdf = render(records[::-1])  # given newest first: the table is still in seq order
+    texts = pages_text(pdf)
     assert entries_table_seqs(texts) == list(range(1, 301))
     cover = texts[0]
+    subject = PdfReader(io.BytesIO(pdf)).metadata.subject
+    assert subject == f"300 audit entries; entries SHA-256 {SHA}"  # what a verifier compares
     assert "entries in this report 300" in cover and "seq 1 to 300" in cover
     assert "ada (auditor)" in cover and "2026-12-01 09:30:00 UTC" in cover
     assert "since 2026-11-01" in cover and "Chain verification: intact" in cover
