@@ -114,7 +114,7 @@ def test_pdf_opens_and_lists_every_entry_once_in_seq_order() -> None:
     assert subject == f"300 audit entries; entries SHA-256 {SHA}"  # what a verifier compares
     assert "entries in this report 300" in cover and "seq 1 to 300" in cover
     assert "ada (auditor)" in cover and "2026-12-01 09:30:00 UTC" in cover
-    assert "since 2026-11-01" in cover and "Chain verification: intact" in cover
+    assert "Scope\nsince 2026-11-01\nuntil 2026-12-01" in cover and "Chain verification: intact" in cover
 
 
 def test_every_page_renders_and_its_footer_numbers_it_and_holds_the_hash(tmp_path: Path) -> None:
