@@ -130,8 +130,10 @@ def _review_text(result: AccessReview) -> str:
     lines += ["", f"Accounts unused for {result.unused_days} days (as of {_t(result.generated_at)}): "
                   f"{len(result.unused)}",
               f"{'user':<20} {'kind':<8} {'source':<6} {'created':<20} {'last used':<20} active grants"]
-    lines += [f"{u.username:<20} {u.kind:<8} {u.auth_source:<6} {_t(u.created_at):<20} "
-              f"{_t(u.last_used_at) if u.last_used_at else 'never':<20} {u.active_grants}" for u in result.unused]
+    for u in result.unused:
+        last = _t(u.last_used_at) if u.last_used_at else "never"
+        lines.append(f"{u.username:<20} {u.kind:<8} {u.auth_source:<6} {_t(u.created_at):<20} {last:<20} "
+                     f"{u.active_grants}")
     return "\n".join(lines) + "\n"
 
 

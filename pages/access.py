@@ -106,7 +106,8 @@ def _manage() -> None:
 
     expiry_text = f"until {grant_expiry}" if grant_expiry else "with no expiry"
     confirm("access.grant",
-            f"Grant **{esc(grant_role)}** on **{esc(grant_scope)}** to **{esc(grant_user)}** {esc(expiry_text)}?"
+            f"Grant **{esc(grant_role)}** on **{esc(grant_scope)}** to **{esc(grant_user)}** "
+            f"{esc(expiry_text)}?"
             f"\n\nReason: {esc(grant_reason) or '_(none given)_'}",
             _grant, result_key=state.ACCESS_RESULT, error_key=state.ACCESS_ERROR, confirm_label="Grant")
     if revoke_choice is not None:

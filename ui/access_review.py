@@ -89,7 +89,8 @@ def review_section(ctx: AppContext, actor: Actor) -> None:
     shown = when(result.at)
     st.caption(f"Grants in force at {shown}. Every review is recorded in the audit log.")
     grants_tab, expiring_tab, unused_tab, who_tab = st.tabs(
-        [f"Grants ({len(result.rows)})", f"Expiring within {result.expiring_days} days ({len(result.expiring)})",
+        [f"Grants ({len(result.rows)})",
+         f"Expiring within {result.expiring_days} days ({len(result.expiring)})",
          f"Unused for {result.unused_days} days ({len(result.unused)})", "Who could...?"])
     with grants_tab:
         if result.rows:
