@@ -235,15 +235,18 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def rows_csv(rows: tuple[ReviewRow, ...] | list[ReviewRow], expiring: tuple[ReviewRow, ...] = ()) -> str:
+def rows_csv(rows: tuple[ReviewRow, ...] | list[ReviewRow],
+             expiring: tuple[ReviewRow, ...] | None = None) -> str:
     """The rows as CSV (CSV_COLUMNS; UTC times as ISO-8601 ``Z``; a text cell that a spreadsheet
-    would run as a formula gets a leading apostrophe)."""
-    soon = {r.grant_id for r in expiring}
+    would run as a formula gets a leading apostrophe). ``expiring_soon`` is yes/no when
+    ``expiring`` is given, else empty (a who-can answer does not look ahead)."""
+    soon = None if expiring is None else {r.grant_id for r in expiring}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([_cell(getattr(r, name)) for name in CSV_COLUMNS[:-1]] + [_cell(r.grant_id in soon)])
+        flag = None if soon is None else r.grant_id in soon
+        writer.writerow([_cell(getattr(r, name)) for name in CSV_COLUMNS[:-1]] + [_cell(flag)])
     return buffer.getvalue()
 
 

@@ -49,6 +49,9 @@ def test_who_can_approve_at_a_past_date(people, monkeypatch, capsys) -> None:  #
     assert _run(access_cli, [*argv, "--at", "2025-03-01"], monkeypatch) == EXIT_OK
     assert capsys.readouterr().out.splitlines()[0] == \
         "Who could release.approve on diabetes at 2025-03-01T00:00:00Z: bob"
+    assert _run(access_cli, [*argv, "--at", "2025-03-01", "--format", "csv"], monkeypatch) == EXIT_OK
+    [row] = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert (row["username"], row["role"], row["reason"], row["expiring_soon"]) == ("bob", "reviewer", "CAB-12", "")
     assert _run(access_cli, argv, monkeypatch) == EXIT_OK  # now: only the admin
     assert capsys.readouterr().out.splitlines()[0].endswith(": alice")
     assert _run(access_cli, ["review", "--as", "aldo", "--who-can", "release.approve"], monkeypatch) == EXIT_USAGE
