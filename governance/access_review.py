@@ -36,7 +36,7 @@ from core.errors import InvalidInput
 from core.timeutil import aware, utc_or_now, utcnow
 from governance import rbac
 from governance.rbac import Action, GrantView
-from governance.tables import ApiToken, User
+from governance.tables import ApiToken, Grant, User
 
 EXPIRING_DAYS = 30
 UNUSED_DAYS = 90
@@ -115,7 +115,8 @@ class WhoCan:
 
     @property
     def usernames(self) -> list[str]:
-        """Who could act then (only accounts that can still act today count as "active")."""
+        """Everyone whose grants allowed the action then, sorted (each row's ``account`` says whether
+        that account can still act today)."""
         return sorted({r.username for r in self.rows})
 
 
@@ -147,8 +148,6 @@ def _accounts(ctx: Any) -> dict[str, Account]:
 
 
 def _all_grants(ctx: Any) -> list[GrantView]:
-    from governance.tables import Grant
-
     with session_scope(ctx.engine) as session:
         return [rbac._view(g) for g in session.scalars(select(Grant).order_by(Grant.id))]
 

@@ -120,7 +120,7 @@ def review_section(ctx: AppContext, actor: Actor) -> None:
         else:
             st.info(f"Every active account was used within {result.unused_days} days.")
     with who_tab:
-        _who_can_form(ctx, actor, result.at if at is not None else None)
+        _who_can_form(ctx, actor, at)
 
 
 def _who_can_form(ctx: AppContext, actor: Actor, at: datetime | None) -> None:
