@@ -8,7 +8,8 @@ an edited, deleted, inserted or reordered entry breaks the chain at the first af
 Writers are serialised so the chain never forks: on SQLite the append transaction starts with
 ``BEGIN IMMEDIATE`` (execution option ``sqlite_immediate``, see core.db), on PostgreSQL it
 takes ``pg_advisory_xact_lock(AUDIT_LOCK_KEY)`` before reading the head. Database triggers
-(migration 0001) refuse UPDATE and DELETE. Truncating the tail is only detectable against a
+(migration 0001) refuse UPDATE and DELETE (since migration 0016, DELETE only of entries at or
+below a cut recorded by a purge, governance.audit_retention, after which verification starts). Truncating the tail is only detectable against a
 head hash recorded elsewhere: signed checkpoints (governance.audit_anchor) do that, and
 ``verify`` checks the chain against them.
 """
@@ -185,13 +186,13 @@ class AuditLog:
         return rows[0] if rows else None
 
     # -- verification ------------------------------------------------------------------------
-    def _rows(self, batch_size: int, after: int = 0) -> Iterator[list[tuple[Any, ...]]]:
-        """Stream raw rows with seq > ``after`` in seq order: a plain DBAPI cursor, or a
-        server-side one on PostgreSQL."""
+    def _rows(self, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Stream raw rows in seq order: a plain DBAPI cursor, or a server-side one on PostgreSQL.
+        (Every row: one left at or below a purge's cut, or planted before seq 1, is out of order.)"""
         raw = self.engine.raw_connection()
         try:
             driver = raw.driver_connection
-            sql = f"SELECT {COLUMNS} FROM audit_log WHERE seq > {int(after)} ORDER BY seq"
+            sql = f"SELECT {COLUMNS} FROM audit_log ORDER BY seq"
             if self.engine.dialect.name == "postgresql":
                 cursor = driver.cursor(name="vigil_audit_verify")  # type: ignore[union-attr]
                 cursor.itersize = batch_size
@@ -248,7 +249,7 @@ class AuditLog:
                                             progress=progress, start=start)
             if report is not None:
                 return report
-        expected, prev, problem = check_rows(self._rows(batch_size, start[0]), start[0] + 1, start[1], progress)
+        expected, prev, problem = check_rows(self._rows(batch_size), start[0] + 1, start[1], progress)
         if problem is not None:
             return VerifyReport(False, problem[0] - 1, prev, problem[0], problem[1])
         return VerifyReport(True, expected - 1, prev)

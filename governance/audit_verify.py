@@ -86,8 +86,7 @@ def _check_range(path: str, lo: int | None, hi: int, batch_size: int,
     try:
         if lo is None:
             expected, prev = first
-            cursor = conn.execute(f"SELECT {COLUMNS} FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq",
-                                  (expected, hi))
+            cursor = conn.execute(f"SELECT {COLUMNS} FROM audit_log WHERE seq <= ? ORDER BY seq", (hi,))
         else:
             before = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (lo - 1,)).fetchone()
             # a missing predecessor is reported by the range before this one

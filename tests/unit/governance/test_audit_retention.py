@@ -246,6 +246,19 @@ def test_deleting_the_purge_record_or_entries_after_the_cut_is_broken(chain) -> 
     assert ctx.audit.verify(anchor=NO_ANCHOR).line().startswith("BROKEN at seq 1: entry missing")
 
 
+def test_an_entry_planted_below_the_cut_is_broken(chain) -> None:  # type: ignore[no-untyped-def]
+    ctx, _ = chain
+    purge(ctx, ROOT, before=NOW - timedelta(days=450), anchor=NO_ANCHOR)
+    _old_entries(ctx, [1])  # appended at the head: still fine
+    assert ctx.audit.verify(anchor=NO_ANCHOR).ok
+    with ctx.engine.begin() as conn:  # inserting needs no dropped trigger
+        conn.execute(text("INSERT INTO audit_log (seq, ts, actor, action, resource, outcome, reason, details, "
+                          "source, client_addr, prev_hash, hash) VALUES (3, '2024-01-01T00:00:00.000000Z', "
+                          "'mallory', 'x', 'y', 'success', '', '{}', 'cli', NULL, :g, :g)"), {"g": GENESIS})
+    assert ctx.audit.verify(anchor=NO_ANCHOR).line().startswith(
+        "BROKEN at seq 6: entry out of order: seq 3 appears where seq 6 was expected")
+
+
 def _drop_delete_trigger(ctx) -> None:  # type: ignore[no-untyped-def]
     with ctx.engine.begin() as conn:
         if ctx.engine.dialect.name == "sqlite":
