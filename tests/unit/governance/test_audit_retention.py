@@ -87,17 +87,11 @@ def chain(ctx):  # type: ignore[no-untyped-def]
 
 
 def _keys(tmp_path: Path) -> tuple[Path, Path]:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-        PublicFormat,
-    )
+    from tests.unit.governance.test_audit_anchor import _pems
 
-    key = Ed25519PrivateKey.generate()
-    (tmp_path / "cp.key").write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    (tmp_path / "cp.pub").write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    private, public = _pems()
+    (tmp_path / "cp.key").write_text(private)
+    (tmp_path / "cp.pub").write_text(public)
     return tmp_path / "cp.key", tmp_path / "cp.pub"
 
 
@@ -317,15 +311,55 @@ def test_parallel_sqlite_verify_starts_at_the_cut(chain, monkeypatch) -> None:  
 
 
 # -- the command ---------------------------------------------------------------------------------
-def test_purge_command_exit_codes(chain, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    ctx, _ = chain
+def _cli_env(ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for key in ("VIGIL_AUDIT_CHECKPOINT_URL", "VIGIL_AUDIT_CHECKPOINT_KEY", "VIGIL_AUDIT_CHECKPOINT_KEY_FILE",
-                "VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY", "VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE", "VIGIL_TOKEN"):
+                "VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY", "VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE", "VIGIL_TOKEN",
+                "VIGIL_AUDIT_RETENTION_DAYS"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("VIGIL_DATA_DIR", str(ctx.settings.data_dir))
     monkeypatch.setenv("VIGIL_CONFIG", str(ctx.settings.config_file))
     monkeypatch.setenv("DATABASE_URL", ctx.settings.database_url)
     monkeypatch.setenv("VIGIL_DEMO", "1")
+
+
+def test_signed_purge_and_verify_commands(chain, tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The admin purges with the checkpoint key; an auditor holding only the public key and a copy
+    of the checkpoints verifies the rest of the chain."""
+    ctx, _ = chain
+    _cli_env(ctx, monkeypatch)
+    private, public = _keys(tmp_path)
+    where = tmp_path / "anchor"
+    monkeypatch.setenv("VIGIL_AUDIT_CHECKPOINT_URL", str(where))
+    monkeypatch.setenv("VIGIL_AUDIT_CHECKPOINT_KEY_FILE", str(private))
+    monkeypatch.setenv("VIGIL_AUDIT_RETENTION_DAYS", "2555")  # seven years: the 500-day-old entries stay
+    old = f"{NOW - timedelta(days=450):%Y-%m-%d}"
+    assert run_main(audit_cli.main, ["purge", "--as", "root", "--before", old]) == EXIT_USAGE
+    assert "retention period of 2555 days" in capsys.readouterr().err
+    monkeypatch.setenv("VIGIL_AUDIT_RETENTION_DAYS", "400")
+    assert run_main(audit_cli.main, ["purge", "--as", "root", "--before", old]) == EXIT_OK
+    assert ", checkpoint signed, written to " in capsys.readouterr().out
+    monkeypatch.delenv("VIGIL_AUDIT_CHECKPOINT_KEY_FILE")
+    monkeypatch.delenv("VIGIL_AUDIT_CHECKPOINT_URL")
+    monkeypatch.setenv("VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE", str(public))
+    assert run_main(audit_cli.main, ["verify", "--quiet", "--anchor", str(where)]) == EXIT_OK
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("OK 5 entries (purged before seq 6 on ") and ", signed) head=" in last
+    assert " anchored at seq 5, " in last
+    with ctx.engine.begin() as conn:
+        conn.execute(update(AuditPurge).values(purged_count=4))
+    assert run_main(audit_cli.main, ["verify", "--quiet", "--anchor", str(where)]) == EXIT_FAILED
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("BROKEN at seq 1: purge record #1 (cut at seq 5, ") and "records were edited" in last
+    with ctx.engine.begin() as conn:  # a consistent edit: the signature no longer matches
+        conn.execute(update(AuditPurge).values(purged_count=4, cut_seq=4))
+    assert run_main(audit_cli.main, ["verify", "--quiet", "--anchor", str(where)]) == EXIT_FAILED
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("BROKEN at seq 5: purge record #1 (cut at seq 4, ") and "bad signature" in last
+
+
+def test_purge_command_exit_codes(chain, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    ctx, _ = chain
+    _cli_env(ctx, monkeypatch)
     old, young = f"{NOW - timedelta(days=450):%Y-%m-%d}", f"{NOW - timedelta(days=30):%Y-%m-%d}"
 
     assert run_main(audit_cli.main, ["purge", "--as", "audrey", "--before", old]) == EXIT_DENIED
