@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
 from core.actor import Actor
 from core.errors import Conflict, InvalidInput, VigilError
@@ -214,8 +215,15 @@ def purge(ctx: Any, actor: Actor, *, before: datetime, dry_run: bool = False,
     if anchor.private_pem is not None or anchor.configured:  # sinks without a key: ConfigError
         checkpoint = sign(checkpoint, anchor.private_key())
     written = _write_sinks(ctx, actor, anchor, checkpoint, details)
-    _cut(ctx, actor, start, checkpoint, before_ts, {**details, "signed": bool(checkpoint.signature),
-                                                    "key_id": checkpoint.key_id, "written": written})
+    try:
+        _cut(ctx, actor, start, checkpoint, before_ts, {**details, "signed": bool(checkpoint.signature),
+                                                        "key_id": checkpoint.key_id, "written": written})
+    except DBAPIError as exc:  # e.g. the PostgreSQL runtime role, which may not DELETE from audit_log
+        cause = str(exc.orig or exc).strip().splitlines()[0][:200]
+        reason = (f"nothing purged: the database refused the deletion ({cause}); with the PostgreSQL role "
+                  "split (deploy/postgres/roles.sql) run the purge with the owner role's DATABASE_URL")
+        _refuse(ctx, actor, "failed", reason, details)
+        raise PurgeRefused(reason) from None
     return PurgeResult(False, before_ts, cut, prev, result.purged, bool(checkpoint.signature), tuple(written))
 
 

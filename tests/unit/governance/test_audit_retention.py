@@ -208,6 +208,28 @@ def test_a_failure_halfway_leaves_nothing_purged(chain, monkeypatch) -> None:  #
     assert ctx.audit.verify(anchor=NO_ANCHOR).line().startswith("OK 8 entries head=")
 
 
+def test_a_database_that_refuses_the_deletion_purges_nothing(chain) -> None:  # type: ignore[no-untyped-def]
+    """As the PostgreSQL runtime role (no DELETE on audit_log) or a schema without migration 0016:
+    a one-line refusal naming the fix, audited, and nothing deleted."""
+    ctx, _ = chain
+    with ctx.engine.begin() as conn:  # the trigger of migration 0001: every DELETE refused
+        if ctx.engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+            conn.execute(text("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                              "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END"))
+        else:
+            conn.execute(text("CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger "
+                              "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit_log is append-only: "
+                              "% refused', TG_OP; END $$"))
+    with pytest.raises(PurgeRefused, match="append-only: DELETE refused.*owner role") as refused:
+        purge(ctx, ROOT, before=NOW - timedelta(days=450), anchor=NO_ANCHOR)
+    assert "\n" not in str(refused.value)
+    assert _seqs(ctx) == list(range(1, 10))
+    assert (ctx.audit.head().action, ctx.audit.head().outcome) == ("audit.purge", "failed")
+    with ctx.engine.connect() as conn:
+        assert conn.execute(select(AuditPurge)).first() is None
+
+
 # -- tampering -----------------------------------------------------------------------------------
 def test_a_changed_purge_record_is_broken(chain) -> None:  # type: ignore[no-untyped-def]
     ctx, _ = chain
