@@ -20,7 +20,7 @@ class PageSpec:
     title: str
     icon: str
     section: str
-    action: str  # the governance.rbac action the page needs
+    action: str | tuple[str, ...]  # the governance.rbac action the page needs (a tuple: any of them)
     per_model: bool = False  # True: the action on at least one model; False: on "*"
 
 
@@ -32,8 +32,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/releases.py", "Releases", ":material/history:", "Governance", "model.view", True),
     PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "Governance", "model.view", True),
     PageSpec("pages/audit.py", "Audit log", ":material/receipt_long:", "Governance", "audit.read"),
+    # admins manage access there; auditors (audit.read) read its access review
     PageSpec("pages/access.py", "Access", ":material/admin_panel_settings:", "Governance",
-             "access.manage"),
+             ("access.manage", "audit.read")),
     PageSpec("pages/system.py", "System", ":material/dns:", "Operations", "system.view"),
     PageSpec("pages/tokens.py", "API tokens", ":material/key:", "Account", "model.view", True),
 )
@@ -62,7 +63,8 @@ def allowed_pages(ctx: AppContext, username: str) -> list[PageSpec]:
         if spec.per_model:
             if has_models:
                 out.append(spec)
-        elif user_can(ctx, username, spec.action, "*"):
+        elif any(user_can(ctx, username, a, "*") for a in
+                 ((spec.action,) if isinstance(spec.action, str) else spec.action)):
             out.append(spec)
     return out
 

@@ -16,7 +16,7 @@ EXPECTED_NAV = {
     "viewer": MODEL_PAGES,
     "operator": MODEL_PAGES | {"System"},
     "reviewer": MODEL_PAGES,
-    "auditor": MODEL_PAGES | {"Audit log", "System"},
+    "auditor": MODEL_PAGES | {"Audit log", "Access", "System"},  # Access: the access review only
     "admin": MODEL_PAGES | {"Audit log", "Access", "System"},
 }
 # page file -> (url path, title the page shows)
