@@ -105,3 +105,15 @@ def test_unused_tab_says_what_it_counts(past_grant) -> None:  # type: ignore[no-
     # every fixture account was created minutes ago: none is "unused for 90 days"
     assert "Every active account was used within 90 days." in texts(at)
     assert "no sign-in and no API-token use for 90 days" in texts(at)
+
+
+def test_an_auditor_reaches_the_review_but_not_the_admin_parts(past_grant) -> None:  # type: ignore[no-untyped-def]
+    from tests.app.conftest import BY_ROLE
+
+    at = sign_in_as(new_app(), past_grant, BY_ROLE["auditor"]).run()
+    at.switch_page("pages/access.py").run()
+    assert not at.exception, at.exception
+    grants = _frame(at, "Grants")
+    assert grants is not None and PAST_REASON not in set(grants["reason"])  # today's grants: not the 2025 one
+    assert not [b for b in at.button if b.key and ("grant" in b.key or "revoke" in b.key)]
+    assert "Accounts" not in [s.value for s in at.subheader]
