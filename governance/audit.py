@@ -226,7 +226,7 @@ class AuditLog:
         from dataclasses import replace
 
         from governance.audit_anchor import AnchorConfig, check_checkpoints
-        from governance.audit_retention import chain_start
+        from governance.audit_cut import chain_start
 
         anchor = AnchorConfig.from_env() if anchor is None else anchor
         start = chain_start(self.engine, anchor)

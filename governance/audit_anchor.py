@@ -22,9 +22,6 @@ key; verifying; defaults to the public half of the private key).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,15 +30,14 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core.errors import ConfigError, ServiceUnavailable, VigilError
-from governance.audit_chain import FIELDS, GENESIS, VerifyReport, canonical_json, utc_ts
+from governance.audit_chain import FIELDS, GENESIS, VerifyReport, utc_ts
+from governance.audit_checkpoint import Checkpoint, sign, signature_problem
 from governance.audit_sinks import ENV_URL, CheckpointSink, make_sink
 from governance.tables import AuditEntry
 
 ENV_KEY, ENV_KEY_FILE = "VIGIL_AUDIT_CHECKPOINT_KEY", "VIGIL_AUDIT_CHECKPOINT_KEY_FILE"
 ENV_PUBLIC_KEY = "VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY"
 ENV_PUBLIC_KEY_FILE = "VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE"
-KIND = "vigil-audit-checkpoint"
-ALG = "ed25519"
 DEFAULT_CHECKED = 10  # newest checkpoints per location that verify checks
 NOT_CONFIGURED = (f"no audit checkpoint location configured ({ENV_URL}): a rewrite of the chain by the "
                   "database owner, or a deleted tail, cannot be detected")
@@ -51,74 +47,7 @@ class AnchorBroken(VigilError):
     """The chain no longer matches a checkpoint (or one is forged): nothing may be anchored."""
 
 
-# -- checkpoints -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Checkpoint:
-    seq: int
-    head: str
-    count: int
-    ts: str
-    key_id: str
-    signature: str = ""
-
-    def payload(self) -> bytes:
-        """The signed bytes: canonical JSON of every field but the signature."""
-        return canonical_json({"kind": KIND, "alg": ALG, "seq": self.seq, "head": self.head,
-                               "count": self.count, "ts": self.ts, "key_id": self.key_id}).encode("utf-8")
-
-    def to_json(self) -> str:
-        doc = json.loads(self.payload())
-        doc["sig"] = self.signature
-        return canonical_json(doc)
-
-    @property
-    def name(self) -> str:
-        stamp = self.ts.replace("-", "").replace(":", "").replace(".", "")
-        return f"{self.seq:012d}-{stamp}.json"
-
-    @classmethod
-    def from_json(cls, text: str) -> Checkpoint:
-        try:
-            doc = json.loads(text)
-            if doc.get("kind") != KIND or doc.get("alg") != ALG:
-                raise ValueError(f"not an {ALG} {KIND}")
-            cp = cls(seq=doc["seq"], head=doc["head"], count=doc["count"], ts=doc["ts"],
-                     key_id=doc["key_id"], signature=doc["sig"])
-            if not (isinstance(cp.seq, int) and isinstance(cp.count, int) and cp.seq >= 0
-                    and all(isinstance(v, str) for v in (cp.head, cp.ts, cp.key_id, cp.signature))):
-                raise ValueError("fields of the wrong type")
-            return cp
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"not a checkpoint ({exc})") from None
-
-
-def key_id(public_key: Any) -> str:
-    """First 16 hex digits of SHA-256 of the raw public key: names the key in each checkpoint."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def sign(cp: Checkpoint, private_key: Any) -> Checkpoint:
-    cp = replace(cp, key_id=key_id(private_key.public_key()), signature="")
-    return replace(cp, signature=base64.b64encode(private_key.sign(cp.payload())).decode("ascii"))
-
-
-def signature_problem(cp: Checkpoint, public_key: Any) -> str | None:
-    """None when ``cp`` was signed by the private half of ``public_key``; else why not."""
-    from cryptography.exceptions import InvalidSignature
-
-    expected = key_id(public_key)
-    if cp.key_id != expected:
-        return f"signed by key {cp.key_id[:16]!r}, not by the configured key {expected}"
-    try:
-        public_key.verify(base64.b64decode(cp.signature, validate=True), cp.payload())
-    except (InvalidSignature, ValueError):
-        return "bad signature: the checkpoint was edited or forged"
-    return None
-
-
+# -- checkpoints: governance.audit_checkpoint (re-exported here) -------------------------------
 # -- configuration -----------------------------------------------------------------------------
 def _pem(text: str | None, file: str | None, file_var: str) -> bytes | None:
     if file:
@@ -300,7 +229,7 @@ def take_checkpoint(engine: Engine, config: AnchorConfig, *,
     Refuses (AnchorBroken) when the chain contradicts a checkpoint, a checkpoint is forged, or the
     chain after the newest checkpoint is broken: a rewritten chain is never anchored.
     """
-    from governance.audit_retention import chain_start
+    from governance.audit_cut import chain_start
     from governance.audit_verify import check_rows
 
     if not config.configured:

@@ -3,7 +3,7 @@
 A row records where the chain now starts: every entry with ``seq <= cut_seq`` was deleted, and
 the first kept entry (``cut_seq + 1``) chains from ``prev_hash``, the hash of the last purged
 entry. ``signature`` is the Ed25519 signature of the checkpoint ``(cut_seq, prev_hash)``
-(governance.audit_anchor.Checkpoint, signed with the checkpoint key; empty when no key was
+(governance.audit_checkpoint.Checkpoint, signed with the checkpoint key; empty when no key was
 configured), so that ``verify`` can tell a recorded purge from a deleted, or rewritten, head.
 Migration 0016 also lets the append-only trigger delete audit entries at or below the highest
 recorded ``cut_seq``, and only those.

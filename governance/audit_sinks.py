@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from core.errors import ConfigError, Conflict, ServiceUnavailable
 
 if TYPE_CHECKING:
-    from governance.audit_anchor import Checkpoint
+    from governance.audit_checkpoint import Checkpoint
 
 ENV_URL = "VIGIL_AUDIT_CHECKPOINT_URL"
 
