@@ -40,6 +40,7 @@ class Action:
     AUDIT_CHECKPOINT = "audit.checkpoint"  # sign the chain head (a scheduled job)
     SYSTEM_VIEW = "system.view"
     ACCESS_MANAGE = "access.manage"
+    INVENTORY_EDIT = "inventory.edit"  # edit a model's inventory entry (admin only)
 
 
 ALL_ACTIONS: frozenset[str] = frozenset(v for k, v in vars(Action).items() if k.isupper())
