@@ -91,3 +91,27 @@ def test_overview_reminds_of_an_overdue_review(vigil_env) -> None:  # type: igno
     assert "diabetes" in reminders[0] and "since 2026-10-20" in reminders[0]
     if _before_2027_04_13():
         assert "breast-cancer" not in reminders[0]
+
+
+def test_mlflow_down_shows_unavailable_versions_not_a_crash(vigil_env, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}")
+    at = _open(vigil_env, "vera")
+    rows = _table(at)
+    assert {r["versions"] for r in rows.values()} == {"unavailable"}
+    assert rows["diabetes"]["review"] == "overdue since 2026-10-20"  # the rest of the inventory shows
+    assert any("MLflow (versions of diabetes) is degraded" in w.value for w in at.warning)
+
+
+def test_overdue_rows_are_highlighted() -> None:
+    from datetime import date
+
+    from governance.inventory import InventoryRow
+    from ui.inventory import frame, styled
+
+    def row(model: str, overdue: bool) -> InventoryRow:
+        return InventoryRow(model, model, "", "", None, "production", "pending", date(2025, 1, 1), 365,
+                            date(2026, 1, 1), overdue, 1, "1")
+
+    html = styled(frame([row("fine", False), row("late", True)])).to_html()
+    assert "row1_col0" in html and "background-color" in html  # the overdue row carries the colour
+    assert "row0_col0" not in html.split("</style>")[0]  # the other row does not
