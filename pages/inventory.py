@@ -40,16 +40,19 @@ for row in rows:
     if row.versions_error:
         degraded(f"MLflow (versions of {row.model})", row.versions_error)
 
-if st.button("Prepare CSV export", key="inventory.export", icon=":material/table_view:"):
+export_format = st.radio("Export format", ["csv", "yaml"], horizontal=True, key="inventory.export_format")
+if st.button("Prepare export", key="inventory.export", icon=":material/table_view:"):
     try:
-        data = service.export_inventory(ctx, actor, "csv")
+        data = service.export_inventory(ctx, actor, export_format)
     except Exception as exc:  # refused or failed: one line, never a traceback
         st.error(f"Cannot export the inventory: {esc(exc)}")
     else:
-        st.session_state[inv.INVENTORY_CSV] = (f"model-inventory-{datetime.now(UTC):%Y%m%d}.csv", data)
+        st.session_state[inv.INVENTORY_CSV] = (
+            f"model-inventory-{datetime.now(UTC):%Y%m%d}.{export_format}", data, export_format)
 if inv.INVENTORY_CSV in st.session_state:
-    name, data = st.session_state[inv.INVENTORY_CSV]
-    st.download_button(f"Download {name}", data=data, file_name=name, mime="text/csv",
+    name, data, kind = st.session_state[inv.INVENTORY_CSV]
+    st.download_button(f"Download {name}", data=data, file_name=name,
+                       mime="text/csv" if kind == "csv" else "application/yaml",
                        key="inventory.download", icon=":material/file_download:")
 
 editable = [m for m in permitted_models(ctx, user.username) if user_can(ctx, user.username, "inventory.edit", m)]

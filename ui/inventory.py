@@ -18,7 +18,7 @@ from ui.loaders import Loaded, _registry, guarded
 # Session-state keys of the Inventory page
 INVENTORY_RESULT = "inventory.result"  # message of the last confirmed edit
 INVENTORY_ERROR = "inventory.error"  # the service's refusal of the last confirmed edit
-INVENTORY_CSV = "inventory.csv"  # (file name, bytes) of the last prepared CSV export
+INVENTORY_CSV = "inventory.export_file"  # (file name, bytes, format) of the last prepared export
 
 OVERDUE_STYLE = "background-color: rgba(255, 75, 75, 0.18)"
 

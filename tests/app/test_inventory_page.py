@@ -48,6 +48,11 @@ def test_viewer_reads_the_inventory_without_an_edit_form(vigil_env) -> None:  # 
     assert download.proto.label.startswith("Download model-inventory-")
     [entry] = [e for e in vigil_env.ctx.audit.query(action="inventory.export") if e.actor == "vera"][-1:]
     assert entry.details["format"] == "csv" and entry.details["models"] == ["breast-cancer", "diabetes"]
+    at.radio(key="inventory.export_format").set_value("yaml")
+    at.button(key="inventory.export").click().run()
+    [download] = at.get("download_button")
+    assert download.proto.label.endswith(".yaml")
+    assert vigil_env.ctx.audit.query(action="inventory.export")[-1].details["format"] == "yaml"
 
 
 def test_csv_export_matches_the_table(vigil_env) -> None:  # type: ignore[no-untyped-def]

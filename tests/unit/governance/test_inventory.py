@@ -249,3 +249,41 @@ def test_no_note_for_a_review_that_is_not_overdue(ictx) -> None:  # type: ignore
     finally:
         hook.close()
     assert (outcome.overdue, outcome.sent, hook.posts) == (False, False, 0)
+
+
+# -- the command line ---------------------------------------------------------------------------
+def test_inventory_cli_list_export_edit(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from jobs import access as access_cli
+    from jobs import inventory as cli
+    from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_main
+
+    repo = Path(__file__).resolve().parents[3]
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("VIGIL_TOKEN", raising=False)
+    monkeypatch.setenv("VIGIL_DEMO", "true")
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VIGIL_CONFIG", str(repo / "config" / "models.yaml"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("alice-pass-1\n"))
+    assert run_main(access_cli.main, ["bootstrap-admin", "alice", "--password-stdin"]) == EXIT_OK
+    assert run_main(access_cli.main, ["create-user", "--as", "alice", "vic", "--service"]) == EXIT_OK
+    assert run_main(access_cli.main, ["grant", "--as", "alice", "vic", "viewer", "--reason", "t"]) == EXIT_OK
+    capsys.readouterr()
+
+    # the shipped diabetes entry is overdue (due 2026-10-20) on any day from now on
+    assert run_main(cli.main, ["list", "--as", "vic", "--fail-on-overdue"]) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "overdue since 2026-10-20" in out and "unavailable" in out  # no MLflow in this data dir
+    assert run_main(cli.main, ["edit", "--as", "vic", "diabetes", "--set", "risk_tier=low"]) == EXIT_DENIED
+    assert "vic may not inventory.edit on diabetes" in capsys.readouterr().err
+    assert run_main(cli.main, ["edit", "--as", "alice", "diabetes", "--set", "risk_tier=extreme"]) == EXIT_USAGE
+    assert "risk_tier: Input should be" in capsys.readouterr().err
+    assert run_main(cli.main, ["edit", "--as", "alice", "diabetes", "--set", "last_review 2026-11-30"]) == EXIT_USAGE
+    assert "write FIELD=VALUE" in capsys.readouterr().err
+    today = datetime.now(UTC).date().isoformat()
+    assert run_main(cli.main, ["edit", "--as", "alice", "diabetes", "--set", f"last_review={today}",
+                               "--reason", "annual review"]) == EXIT_OK
+    assert "diabetes: inventory saved (due " in capsys.readouterr().out
+    out_file = tmp_path / "inventory.csv"
+    assert run_main(cli.main, ["export", "--as", "vic", "--out", str(out_file)]) == EXIT_OK
+    rows = {r["model"]: r for r in csv.DictReader(io.StringIO(out_file.read_text()))}
+    assert rows["diabetes"]["last_review"] == today and rows["diabetes"]["overdue"] == "False"
