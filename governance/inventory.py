@@ -196,7 +196,8 @@ def edit(ctx: Any, actor: Actor, model: str, *, reason: str = "", **fields: Any)
     """Change inventory fields of ``model`` (``inventory.edit``, admin only; a refusal is audited).
 
     The values are validated like the models file; only fields whose value changes are stored.
-    The audit entry names each changed field with its old and new value."""
+    The audit entry names each changed field with its old and new value. Returns the model's
+    row without versions (MLflow is not asked)."""
     require(ctx, actor, Action.INVENTORY_EDIT, model)
     ctx.models.get(model)  # NotFound for an unknown model
     current = effective_fields(ctx, model)
@@ -206,12 +207,13 @@ def edit(ctx: Any, actor: Actor, model: str, *, reason: str = "", **fields: Any)
     if not changes:
         raise InvalidInput(f"nothing to change: the inventory of {model!r} already has these values")
     now = datetime.now(UTC)
-    with write_scope(ctx.engine) as session:
+    with write_scope(ctx.engine) as session:  # the edit and its audit entry commit together
         for name, change in changes.items():
             session.add(InventoryEdit(model=model, field=name, value=json.dumps(change["new"]),
                                       edited_by=actor.username, edited_at=now, reason=reason.strip()))
-    ctx.audit.append(actor, Action.INVENTORY_EDIT, model, "success", reason=reason.strip(),
-                     details={"changes": changes})
+        session.flush()
+        ctx.audit.append(actor, Action.INVENTORY_EDIT, model, "success", reason=reason.strip(),
+                         details={"changes": changes}, conn=session.connection())
     return next(r for r in inventory(ctx, None, with_versions=False) if r.model == model)
 
 
