@@ -38,7 +38,7 @@ st.caption(f"{len(rows)} model{'s' if len(rows) != 1 else ''}; "
 st.dataframe(inv.styled(inv.frame(rows)), hide_index=True, key="inventory.table")
 for row in rows:
     if row.versions_error:
-        degraded(f"MLflow (versions of {row.model})", row.versions_error)
+        degraded(f"MLflow (versions of {esc(row.model)})", row.versions_error)
 
 export_format = st.radio("Export format", ["csv", "yaml"], horizontal=True, key="inventory.export_format")
 if st.button("Prepare export", key="inventory.export", icon=":material/table_view:"):
