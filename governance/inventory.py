@@ -116,12 +116,12 @@ def effective_fields(ctx: Any, model: str, edits: dict[str, Any] | None = None) 
         return InventoryFields.model_validate(base)
 
 
-def _versions(ctx: Any, model: str, registry: Any) -> tuple[int | None, str | None, str | None]:
+def _versions(ctx: Any, model: str, registry: Any, viewer: str | None) -> tuple[int | None, str | None, str | None]:
     from core.errors import NotFound
     from governance.registry import champion_of, model_versions
 
     try:
-        versions = model_versions(ctx, model, viewer=None, registry=registry)
+        versions = model_versions(ctx, model, viewer=viewer, registry=registry)
     except NotFound:
         return 0, None, None
     except Exception as exc:  # noqa: BLE001  (MLflow down or broken: the inventory still shows)
@@ -162,7 +162,7 @@ def inventory(ctx: Any, viewer: str | None, *, today: date | None = None, regist
     rows = []
     for name in names:
         fields = effective_fields(ctx, name, edits[name])
-        versions = _versions(ctx, name, registry) if with_versions else (None, None, None)
+        versions = _versions(ctx, name, registry, viewer) if with_versions else (None, None, None)
         rows.append(_row(ctx, name, fields, set(edits[name]), today, versions))
     return rows
 
