@@ -27,6 +27,7 @@ ConfigError naming the variable.
 | VIGIL_DB_BUSY_TIMEOUT_SECONDS | SQLite: wait this long for another writer's lock, then exit 5 | 30 |
 | VIGIL_ARTIFACT_URL | artifact store: a directory or fsspec URL (s3://bucket/prefix); see core.storage | <data>/artifacts |
 | VIGIL_LOGSTORE_URL | log store (quarantine in its _quarantine/): directory or fsspec URL | <data>/logstore |
+| VIGIL_AUDIT_RETENTION_DAYS | audit entries younger than this many days are never purged (>= 1) | 400 |
 
 Read here too, documented where they are used: ``VIGIL_HEALTH_WEIGHTS`` and
 ``VIGIL_HEALTH_TEXTFILE`` (jobs.health), ``VIGIL_PROMETHEUS_PRESETS`` and ``PROMETHEUS_TIMEOUT``,
@@ -151,6 +152,7 @@ class EnvironmentSettings(BaseSettings):
     audit_checkpoint_public_key_file: str | None = Field(
         None, validation_alias="VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE")
     job_token: str | None = Field(None, validation_alias="VIGIL_TOKEN")
+    audit_retention_days: Annotated[int, _whole(1)] = Field(400, validation_alias="VIGIL_AUDIT_RETENTION_DAYS")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
@@ -235,6 +237,7 @@ class Settings:
     audit_checkpoint_public_key_file: str | None = None
     job_token: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict)
+    audit_retention_days: int = 400  # audit entries younger than this are never purged
 
     @property
     def artifacts_dir(self) -> Path:

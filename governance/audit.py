@@ -8,7 +8,8 @@ an edited, deleted, inserted or reordered entry breaks the chain at the first af
 Writers are serialised so the chain never forks: on SQLite the append transaction starts with
 ``BEGIN IMMEDIATE`` (execution option ``sqlite_immediate``, see core.db), on PostgreSQL it
 takes ``pg_advisory_xact_lock(AUDIT_LOCK_KEY)`` before reading the head. Database triggers
-(migration 0001) refuse UPDATE and DELETE. Truncating the tail is only detectable against a
+(migration 0001) refuse UPDATE and DELETE (since migration 0016, DELETE only of entries at or
+below a cut recorded by a purge, governance.audit_retention, after which verification starts). Truncating the tail is only detectable against a
 head hash recorded elsewhere: signed checkpoints (governance.audit_anchor) do that, and
 ``verify`` checks the chain against them.
 """
@@ -186,7 +187,8 @@ class AuditLog:
 
     # -- verification ------------------------------------------------------------------------
     def _rows(self, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
-        """Stream raw rows in seq order: a plain DBAPI cursor, or a server-side one on PostgreSQL."""
+        """Stream raw rows in seq order: a plain DBAPI cursor, or a server-side one on PostgreSQL.
+        (Every row: one left at or below a purge's cut, or planted before seq 1, is out of order.)"""
         raw = self.engine.raw_connection()
         try:
             driver = raw.driver_connection
@@ -211,29 +213,43 @@ class AuditLog:
 
     def verify(self, *, batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
                workers: int = 1, anchor: Any = None, checkpoints: int = 10) -> VerifyReport:
-        """Recompute the chain from the genesis, report the first broken link, then check it
-        against the newest ``checkpoints`` signed checkpoints of each location.
+        """Recompute the chain from its start (the genesis, or the newest recorded purge: see
+        governance.audit_retention), report the first broken link, then check it against the
+        newest ``checkpoints`` signed checkpoints of each location.
 
         Rules and the parallel scheme: see governance.audit_verify. With ``workers`` > 1 a SQLite
         file of at least 200,000 entries is checked by that many forked processes (the CLI does
         this; a multi-threaded server should keep the default single streaming pass).
-        ``anchor`` is a governance.audit_anchor.AnchorConfig (None: from the environment).
+        ``anchor`` is a governance.audit_anchor.AnchorConfig (None: from the environment); its key,
+        when it has one, also checks the purge records' signatures.
         """
+        from dataclasses import replace
+
         from governance.audit_anchor import AnchorConfig, check_checkpoints
+        from governance.audit_retention import chain_start
 
         anchor = AnchorConfig.from_env() if anchor is None else anchor
-        return check_checkpoints(self.engine, self._verify_chain(batch_size, progress, workers), anchor,
-                                 checkpoints)
+        start = chain_start(self.engine, anchor)
+        if start.problem is not None:
+            return VerifyReport(False, start.seq, start.prev, start.seq + 1, start.problem)
+        report = self._verify_chain(batch_size, progress, workers, (start.seq, start.prev))
+        if start.purge is not None:
+            if not report.ok and report.broken_seq == start.seq + 1:
+                report = replace(report, problem=f"{report.problem} (the first entry kept by the purge "
+                                                 f"recorded at seq {start.seq})")
+            report = replace(report, purged_seq=start.seq, purged_head=start.prev,
+                             purged_at=utc_ts(start.purge.purged_at), purge_status=start.status)
+        return check_checkpoints(self.engine, report, anchor, checkpoints)
 
     def _verify_chain(self, batch_size: int, progress: Callable[[int], None] | None,
-                      workers: int) -> VerifyReport:
+                      workers: int, start: tuple[int, str] = (0, GENESIS)) -> VerifyReport:
         database = self.engine.url.database
         if self.engine.dialect.name == "sqlite" and workers > 1 and database and database != ":memory:":
             report = verify_sqlite_parallel(database, workers=workers, batch_size=batch_size,
-                                            progress=progress)
+                                            progress=progress, start=start)
             if report is not None:
                 return report
-        expected, prev, problem = check_rows(self._rows(batch_size), 1, GENESIS, progress)
+        expected, prev, problem = check_rows(self._rows(batch_size), start[0] + 1, start[1], progress)
         if problem is not None:
             return VerifyReport(False, problem[0] - 1, prev, problem[0], problem[1])
         return VerifyReport(True, expected - 1, prev)

@@ -223,12 +223,22 @@ def _hashes_at(engine: Engine, seqs: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def _problem(found: Found, count: int, hashes: Mapping[int, str]) -> tuple[int | None, str] | None:
-    """(seq, message naming the checkpoint) when the chain contradicts ``found``; None if it agrees."""
+def _problem(found: Found, count: int, hashes: Mapping[int, str], purged_seq: int = 0,
+             purged_head: str = "") -> tuple[int | None, str] | None:
+    """(seq, message naming the checkpoint) when the chain contradicts ``found``; None if it agrees.
+
+    After a purge (governance.audit_retention) the entries up to ``purged_seq`` are gone: a
+    checkpoint at the cut must match the recorded ``purged_head``; an older one is past proving.
+    """
     cp, where = found.checkpoint, found.location
     if cp is None or found.problem:
         seq = cp.seq if cp is not None else None
         return seq, f"checkpoint {where}: {found.problem}"
+    if 0 < cp.seq <= purged_seq:
+        if cp.seq == purged_seq and cp.head != purged_head:
+            return cp.seq, (f"checkpoint {where} ({cp.ts}) recorded hash {cp.head[:16]}... for seq {cp.seq}, "
+                            f"the purge record says {purged_head[:16]}...: the purge record was edited")
+        return None
     if cp.seq > count:
         return count + 1, (f"checkpoint {where} ({cp.ts}) recorded {cp.seq} entries but the chain has only "
                            f"{count}: entries {count + 1}..{cp.seq} were deleted (tail deletion)")
@@ -264,7 +274,8 @@ def check_checkpoints(engine: Engine, report: VerifyReport, config: AnchorConfig
     if not found:
         return replace(report, warning=warning)
     hashes = _hashes_at(engine, (f.checkpoint.seq for f in found))  # type: ignore[union-attr]
-    problems = [p for f in found if (p := _problem(f, report.count, hashes)) is not None]
+    problems = [p for f in found
+                if (p := _problem(f, report.count, hashes, report.purged_seq, report.purged_head)) is not None]
     if problems:
         seq, message = min(problems, key=lambda p: (p[0] is None, p[0] or 0))
         more = f" (and {len(problems) - 1} more checkpoint problem(s))" if len(problems) > 1 else ""
@@ -289,13 +300,17 @@ def take_checkpoint(engine: Engine, config: AnchorConfig, *,
     Refuses (AnchorBroken) when the chain contradicts a checkpoint, a checkpoint is forged, or the
     chain after the newest checkpoint is broken: a rewritten chain is never anchored.
     """
+    from governance.audit_retention import chain_start
     from governance.audit_verify import check_rows
 
     if not config.configured:
         raise ConfigError(f"{ENV_URL} is not set: nowhere to write audit checkpoints")
     private_key = config.private_key()
     found = read_checkpoints(config, config.public_key(), limit=1)
-    base_seq, base_head = 0, GENESIS
+    start = chain_start(engine, config)  # after a purge the chain starts at the recorded cut
+    if start.problem is not None:
+        raise AnchorBroken(f"BROKEN at seq {start.seq + 1}: {start.problem}")
+    base_seq, base_head = start.seq, start.prev
     trusted = [f for f in found if f.checkpoint is not None and not f.problem]
     for f in found:  # an unreadable record (a write cut short) is skipped: the chain is checked further
         if f.checkpoint is not None and f.problem:
@@ -305,10 +320,11 @@ def take_checkpoint(engine: Engine, config: AnchorConfig, *,
         hashes = _hashes_at(engine, [newest.checkpoint.seq])  # type: ignore[union-attr]
         with engine.connect() as conn:
             last = conn.execute(select(func.max(AuditEntry.seq))).scalar_one() or 0
-        problem = _problem(newest, int(last), hashes)
+        problem = _problem(newest, int(last), hashes, start.seq, start.prev)
         if problem is not None:
             raise AnchorBroken(f"BROKEN at seq {problem[0]}: {problem[1]}")
-        base_seq, base_head = newest.checkpoint.seq, newest.checkpoint.head  # type: ignore[union-attr]
+        if newest.checkpoint.seq > start.seq:  # type: ignore[union-attr]
+            base_seq, base_head = newest.checkpoint.seq, newest.checkpoint.head  # type: ignore[union-attr]
     expected, head, broken = check_rows(_rows_after(engine, base_seq, batch_size), base_seq + 1, base_head)
     if broken is not None:
         raise AnchorBroken(f"BROKEN at seq {broken[0]}: {broken[1]}")

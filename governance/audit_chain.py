@@ -70,11 +70,20 @@ class VerifyReport:
     anchored_seq: int | None = None  # newest signed checkpoint the chain matches (governance.audit_anchor)
     anchored_at: str = ""
     warning: str = ""  # e.g. no checkpoint configured: the chain alone cannot catch a rewrite
+    # the chain starts after a recorded purge (governance.audit_retention): entries 1..purged_seq
+    # are gone and entry purged_seq + 1 chains from purged_head; ``count`` stays the head's seq
+    purged_seq: int = 0
+    purged_head: str = ""
+    purged_at: str = ""
+    purge_status: str = ""  # "signed", "unsigned" or "signature not checked (no checkpoint key)"
 
     def line(self) -> str:
         if self.ok:
             anchor = ("" if self.anchored_seq is None
                       else f" anchored at seq {self.anchored_seq}, {self.anchored_at}")
+            if self.purged_seq:
+                return (f"OK {self.count - self.purged_seq} entries (purged before seq {self.purged_seq + 1} "
+                        f"on {self.purged_at[:10]}, {self.purge_status}) head={self.head}{anchor}")
             return f"OK {self.count} entries head={self.head}{anchor}"
         where = "" if self.broken_seq is None else f" at seq {self.broken_seq}"
         return f"BROKEN{where}: {self.problem}"

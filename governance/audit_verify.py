@@ -78,12 +78,14 @@ def _batches(cursor: Any, batch_size: int) -> Iterable[list[tuple[Any, ...]]]:
         yield batch
 
 
-def _check_range(path: str, lo: int | None, hi: int, batch_size: int) -> tuple[int, str, Problem | None]:
-    """Worker: check entries with lo <= seq <= hi (lo None: from the genesis, seq 1)."""
+def _check_range(path: str, lo: int | None, hi: int, batch_size: int,
+                 first: tuple[int, str] = (1, GENESIS)) -> tuple[int, str, Problem | None]:
+    """Worker: check entries with lo <= seq <= hi (lo None: from the chain's start ``first``, i.e.
+    (seq 1, genesis), or the first entry kept by a purge and the recorded hash it chains from)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
     try:
         if lo is None:
-            expected, prev = 1, GENESIS
+            expected, prev = first
             cursor = conn.execute(f"SELECT {COLUMNS} FROM audit_log WHERE seq <= ? ORDER BY seq", (hi,))
         else:
             before = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (lo - 1,)).fetchone()
@@ -101,21 +103,26 @@ def _check_range(path: str, lo: int | None, hi: int, batch_size: int) -> tuple[i
 
 
 def verify_sqlite_parallel(path: str, *, workers: int, batch_size: int,
-                           progress: Callable[[int], None] | None = None) -> VerifyReport | None:
-    """Check a SQLite file's chain in ``workers`` processes; None when too small to be worth it."""
+                           progress: Callable[[int], None] | None = None,
+                           start: tuple[int, str] = (0, GENESIS)) -> VerifyReport | None:
+    """Check a SQLite file's chain in ``workers`` processes; None when too small to be worth it.
+
+    ``start`` is (last purged seq, its hash) after a purge (governance.audit_retention), else
+    (0, genesis): the chain is checked from the entry after it."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60) as conn:
         low, high = conn.execute("SELECT min(seq), max(seq) FROM audit_log").fetchone()
-    if high is None or high < PARALLEL_MIN_ENTRIES or workers < 2:
+    cut, cut_hash = start
+    if high is None or high - cut < PARALLEL_MIN_ENTRIES or workers < 2:
         return None
-    step = -(-high // workers)
-    bounds = [(None if k == 0 else k * step + 1, min(high, (k + 1) * step)) for k in range(workers)]
+    step = -(-(high - cut) // workers)
+    bounds = [(None if k == 0 else cut + k * step + 1, min(high, cut + (k + 1) * step)) for k in range(workers)]
     bounds = [(lo, hi) for lo, hi in bounds if lo is None or lo <= hi]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(max_workers=len(bounds), mp_context=multiprocessing.get_context(method)) as pool:
-        futures = [pool.submit(_check_range, path, lo, hi, batch_size) for lo, hi in bounds]
+        futures = [pool.submit(_check_range, path, lo, hi, batch_size, (cut + 1, cut_hash)) for lo, hi in bounds]
         results = []
         for future in futures:
             results.append(future.result())

@@ -38,6 +38,7 @@ class Action:
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
     AUDIT_CHECKPOINT = "audit.checkpoint"  # sign the chain head (a scheduled job)
+    AUDIT_PURGE = "audit.purge"  # delete entries older than the retention period (admin only)
     SYSTEM_VIEW = "system.view"
     ACCESS_MANAGE = "access.manage"
     INVENTORY_EDIT = "inventory.edit"  # edit a model's inventory entry (admin only)
@@ -45,7 +46,7 @@ class Action:
 
 ALL_ACTIONS: frozenset[str] = frozenset(v for k, v in vars(Action).items() if k.isupper())
 GLOBAL_ACTIONS: frozenset[str] = frozenset({Action.AUDIT_READ, Action.AUDIT_EXPORT, Action.AUDIT_CHECKPOINT,
-                                            Action.SYSTEM_VIEW, Action.ACCESS_MANAGE})
+                                            Action.AUDIT_PURGE, Action.SYSTEM_VIEW, Action.ACCESS_MANAGE})
 ROLES: tuple[str, ...] = ("viewer", "operator", "reviewer", "security", "auditor", "admin")
 _OPERATOR = frozenset({Action.MODEL_VIEW, Action.INGEST_RUN, Action.DRIFT_RUN, Action.SLO_RUN,
                        Action.HEALTH_RUN, Action.SHAP_RUN, Action.MODEL_ROLLBACK, Action.MODEL_RETRAIN,

@@ -11,6 +11,8 @@ Examples:
     python -m jobs.access list-grants --as alice [--user bob] [--all]
     python -m jobs.access list-tokens [--all]          # your API tokens (--all: everyone's, admins)
     python -m jobs.access revoke-token 12              # your own, or anyone's with access.manage
+    python -m jobs.access review --as aldo [--at 2026-11-01T12:00:00Z] [--format csv] [--out FILE]
+    python -m jobs.access review --as aldo --who-can release.approve --model diabetes --at 2026-11-01
 
 Who acts: outside demo mode a person acts only with their personal API token in VIGIL_TOKEN
 (create it on the dashboard's "API tokens" page); ``--as`` may then be left out or must name the
@@ -31,10 +33,16 @@ import getpass
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from core.errors import InvalidInput
 from jobs._cli import EXIT_OK, parser, run_main, setup_logging
 from jobs._identity import AS_HELP, cli_actor
+
+if TYPE_CHECKING:
+    from core.actor import Actor
+    from core.context import AppContext
+    from governance.access_review import AccessReview, ReviewRow, WhoCan
 
 
 def _when(value: str) -> datetime:
@@ -100,7 +108,64 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--all", action="store_true", help="every person's tokens (needs access.manage)")
     c = cmd("revoke-token", "revoke an API token now (your own, or anyone's with access.manage)")
     c.add_argument("token_id", type=int)
+    c = cmd("review", "access review (needs audit.read): grants active at a moment, what expires "
+                      "within 30 days, accounts unused for 90 days; or who could do an action then")
+    c.add_argument("--at", type=_when, default=None, help="ISO-8601 moment to review (default now)")
+    c.add_argument("--format", choices=("text", "csv"), default="text", help="text (default) or csv")
+    c.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of standard output")
+    c.add_argument("--who-can", dest="who_can", default=None, metavar="ACTION",
+                   help="answer who could perform ACTION (e.g. release.approve) at --at instead")
+    c.add_argument("--model", default=None, help="the model --who-can asks about (not needed for global "
+                                                 "actions such as audit.read)")
     return p
+
+
+def _review_text(result: AccessReview) -> str:
+    lines = [f"Access review at {_t(result.at)} ({len(result.rows)} active grant(s))",
+             f"{'id':>5} {'user':<20} {'role':<9} {'scope':<16} {'since':<20} {'until':<20} "
+             f"{'account':<10} granted_by: reason"]
+    lines += [_row_text(r) for r in result.rows]
+    lines += ["", f"Expiring within {result.expiring_days} days of {_t(result.at)}: {len(result.expiring)}"]
+    lines += [_row_text(r) for r in result.expiring]
+    lines += ["", f"Accounts unused for {result.unused_days} days (as of {_t(result.generated_at)}): "
+                  f"{len(result.unused)}",
+              f"{'user':<20} {'kind':<8} {'source':<6} {'created':<20} {'last used':<20} active grants"]
+    for u in result.unused:
+        last = _t(u.last_used_at) if u.last_used_at else "never"
+        lines.append(f"{u.username:<20} {u.kind:<8} {u.auth_source:<6} {_t(u.created_at):<20} {last:<20} "
+                     f"{u.active_grants}")
+    return "\n".join(lines) + "\n"
+
+
+def _row_text(g: ReviewRow) -> str:
+    line = (f"{g.grant_id:>5} {g.username:<20} {g.role:<9} {g.scope:<16} {_t(g.valid_from):<20} "
+            f"{_t(g.expires_at):<20} {g.account.split(' ')[0]:<10} {g.granted_by}: {g.reason}")
+    if g.revoked_at is not None:
+        line += f" [revoked later, {_t(g.revoked_at)} by {g.revoked_by}: {g.revoke_reason}]"
+    return line
+
+
+def _who_can_text(answer: WhoCan) -> str:
+    head = (f"Who could {answer.action} on {answer.model} at {_t(answer.at)}: "
+            f"{', '.join(answer.usernames) or 'nobody'}")
+    return "\n".join([head, *(_row_text(r) for r in answer.rows)]) + "\n"
+
+
+def _review(ctx: AppContext, actor: Actor, args: argparse.Namespace) -> str:
+    from governance import access_review
+
+    if args.who_can is None:
+        if args.model is not None:
+            raise InvalidInput("--model goes with --who-can ACTION")
+        result = access_review.review(ctx, actor, at=args.at)
+        return access_review.review_csv(result) if args.format == "csv" else _review_text(result)
+    from governance.rbac import GLOBAL_ACTIONS
+
+    if args.model is None and args.who_can not in GLOBAL_ACTIONS:
+        raise InvalidInput(f"--who-can {args.who_can} needs --model (a configured model name, or '*' "
+                           "for grants on every model)")
+    answer = access_review.who_can(ctx, actor, args.who_can, args.model or "*", args.at)
+    return access_review.rows_csv(answer.rows) if args.format == "csv" else _who_can_text(answer)
 
 
 def _t(moment: datetime | None) -> str:
@@ -157,6 +222,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "revoke-token":
         t = tokens.revoke_token(ctx, actor, args.token_id)
         print(f"API token {t.id} ({t.name}, {t.prefix}...) of {t.username} revoked")
+    elif args.command == "review":
+        output = _review(ctx, actor, args)
+        if args.out:
+            try:
+                with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                    handle.write(output)
+            except OSError as exc:
+                raise InvalidInput(f"cannot write {args.out}: {exc.strerror or exc}") from None
+            print(f"access review written to {args.out}")
+        else:
+            sys.stdout.write(output)
     return EXIT_OK
 
 

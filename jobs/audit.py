@@ -6,6 +6,9 @@
     python -m jobs.audit checkpoint        # sign the chain head and write it outside the database
     python -m jobs.audit export --as auditor --format jsonl --out audit.jsonl [--since 2026-11-01]
     python -m jobs.audit tail --as auditor -n 20
+    python -m jobs.audit purge --as admin --before 2025-01-01 [--dry-run]
+                                           # exit 0 purged (or nothing to purge), 2 refused by the
+                                           # retention period or bad input, 4 permission denied
 
 ``verify`` recomputes the whole SHA-256 chain (progress on stderr) and checks it against the newest
 signed checkpoints (governance.audit_anchor): an entry rewritten before a checkpoint, or entries
@@ -26,6 +29,7 @@ from collections.abc import Sequence
 from core.actor import Actor
 from jobs._cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, parser, run_main, setup_logging
 from jobs._identity import AS_HELP, cli_actor, os_identity
+from jobs.access import _when
 
 
 def build_parser():  # type: ignore[no-untyped-def]
@@ -58,6 +62,16 @@ def build_parser():  # type: ignore[no-untyped-def]
             c.add_argument("--out", default=None, help="file to write (default: standard output)")
         else:
             c.add_argument("-n", type=int, default=20, help="how many entries (default 20)")
+    pu = sub.add_parser(
+        "purge", help="delete entries older than a date, keeping the chain verifiable (admin; audited)",
+        description="Delete the audit entries older than --before. Refused when that would remove an "
+                    "entry younger than VIGIL_AUDIT_RETENTION_DAYS (default 400). The cut is signed as "
+                    "a checkpoint (VIGIL_AUDIT_CHECKPOINT_KEY_FILE, written to VIGIL_AUDIT_CHECKPOINT_URL "
+                    "when set) and recorded, so that `verify` still proves the rest of the chain.")
+    pu.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
+    pu.add_argument("--before", required=True, type=_when,
+                    help="ISO-8601 time (UTC unless it has an offset): entries older than this go")
+    pu.add_argument("--dry-run", action="store_true", help="report what would be purged; delete nothing")
     return p
 
 
@@ -108,8 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         anchor = AnchorConfig.from_env(urls=args.anchor)
         if anchor.configured:
             anchor.public_key()  # a missing or wrong key is a configuration error before the long check
+        # the keys only (they check purge records); the checkpoints are checked just below
         chain = ctx.audit.verify(batch_size=max(100, args.batch_size), progress=progress, workers=workers,
-                                 anchor=AnchorConfig())
+                                 anchor=replace(anchor, sinks=()))
         try:
             report = check_checkpoints(ctx.engine, replace(chain, warning=""), anchor,
                                        max(0, args.checkpoints))
@@ -124,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "checkpoint":
         return checkpoint(ctx)
     actor = cli_actor(ctx, args.as_user)
+    if args.command == "purge":
+        from governance.audit_retention import purge
+
+        print(purge(ctx, actor, before=args.before, dry_run=args.dry_run).line())
+        return EXIT_OK
     if args.command == "export":
         data = export_audit(ctx, actor, args.format, **_filters(args))
         if args.out:

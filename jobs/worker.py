@@ -22,8 +22,9 @@ record, one audit entry for the outcome). A failed, timed-out or unstartable com
 The version contract: a command that registered a new model version prints a line
 ``VIGIL_VERSION=<version>`` (the last one counts). The worker then opens a release request for
 that version (governance.releases.request_release, as the worker's account, which needs
-``release.request``); a request that cannot be opened is stored with the job, the retrain still
-succeeded.
+``release.request``) before it records the job's outcome, and records both in one write, so
+nobody sees a succeeded job whose request is still to come; a request that cannot be opened is
+stored with the job (the retrain still succeeded) and the release cycle's poll opens it later.
 
 Killed workers: every worker pass first marks ``failed`` the running jobs whose heartbeat is
 older than ``--lapse-s`` (default 60) seconds. The command of a worker killed outright dies
