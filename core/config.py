@@ -6,6 +6,7 @@ A bad file stops start-up with a ConfigError naming the file and the key path, e
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -243,7 +244,52 @@ class AutoRollbackPolicy(_Strict):
         return self.confirm_seconds if self.confirm_seconds is not None else self.check_seconds
 
 
-class ModelSpec(_Strict):
+RiskTier = Literal["low", "medium", "high", "critical"]
+ModelStatus = Literal["development", "staging", "production", "retired"]
+ValidationState = Literal["validated", "pending", "expired"]
+# Days between reviews when ``review_every_days`` is not given: the riskier, the more often.
+REVIEW_DAYS_BY_TIER: dict[str, int] = {"low": 365, "medium": 365, "high": 180, "critical": 90}
+DEFAULT_REVIEW_DAYS = 365  # no tier assessed yet
+
+
+class InventoryFields(_Strict):
+    """A model's entry in the model inventory (governance.inventory), all optional so that older
+    models files still load. An admin's edits on the Inventory page override them field by field.
+
+    ``risk_tier``: ``low`` (no effect on people), ``medium`` (informs a decision a person takes),
+    ``high`` (shapes a decision about a person: health, credit, employment), ``critical`` (acts
+    on people with no person in the loop); None: not assessed yet. ``review_every_days`` defaults
+    by tier (``REVIEW_DAYS_BY_TIER``: 365, 365, 180, 90; 365 unassessed). ``last_review`` is the
+    date of the last model review (not in the future); the next one is due that many days later.
+    """
+
+    owner: str = Field(default="", max_length=200)
+    purpose: str = Field(default="", max_length=2000)
+    risk_tier: RiskTier | None = None
+    status: ModelStatus = "production"
+    last_review: date | None = None
+    review_every_days: int | None = Field(default=None, ge=1, le=3650)
+    validation: ValidationState = "pending"
+
+    @field_validator("last_review")
+    @classmethod
+    def _not_in_future(cls, value: date | None) -> date | None:
+        from datetime import UTC, datetime, timedelta
+
+        # one day of slack: a review done today in a timezone ahead of UTC is not "in the future"
+        if value is not None and value > datetime.now(UTC).date() + timedelta(days=1):
+            raise ValueError(f"last_review {value.isoformat()} is in the future")
+        return value
+
+    @property
+    def review_interval_days(self) -> int:
+        """Days between reviews: ``review_every_days``, else the tier's default."""
+        if self.review_every_days is not None:
+            return self.review_every_days
+        return REVIEW_DAYS_BY_TIER.get(self.risk_tier or "", DEFAULT_REVIEW_DAYS)
+
+
+class ModelSpec(InventoryFields):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     registered_model: str = Field(min_length=1)
     task: Literal["classification", "regression"] = "classification"
@@ -318,11 +364,22 @@ def _loc(loc: tuple[object, ...]) -> str:
     return out or "(top level)"
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so pydantic validates them and names the key
+    (PyYAML's own date parsing raises a bare ValueError for ``2026-13-01``)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_models_config(path: Path | str) -> ModelsConfig:
     """Read and validate the models YAML; raise ConfigError naming the file and key."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found (set VIGIL_CONFIG to the models YAML)") from None
     except UnicodeDecodeError as exc:

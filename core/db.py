@@ -291,6 +291,7 @@ def import_all_tables() -> None:
         "governance.retrain_tables",
         "governance.auto_rollback_tables",
         "governance.audit_retention_tables",
+        "governance.inventory_tables",
         "monitoring.logs.tables",
         "monitoring.drift.tables",
         "monitoring.slo.tables",

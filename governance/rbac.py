@@ -41,6 +41,7 @@ class Action:
     AUDIT_PURGE = "audit.purge"  # delete entries older than the retention period (admin only)
     SYSTEM_VIEW = "system.view"
     ACCESS_MANAGE = "access.manage"
+    INVENTORY_EDIT = "inventory.edit"  # edit a model's inventory entry (admin only)
 
 
 ALL_ACTIONS: frozenset[str] = frozenset(v for k, v in vars(Action).items() if k.isupper())

@@ -11,7 +11,8 @@ run recorded, timed, outcome audited). Stores one health snapshot per model (Ove
 page read them), writes the metrics
 textfile for node-exporter (``--textfile``, or ``VIGIL_HEALTH_TEXTFILE``; name it ``*.prom``)
 and posts to ``VIGIL_WEBHOOK_URL`` when a model's level changes. A webhook that is down does
-not fail the job: the notification is owed and sent at the next run.
+not fail the job: the notification is owed and sent at the next run. A model whose inventory
+review is overdue (README "Model inventory") gets an "inventory review overdue" note, once a week.
 
 Exit codes: 0 ok, 2 bad arguments, 4 permission denied, 5 a dependency is unavailable.
 """

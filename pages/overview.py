@@ -4,7 +4,7 @@ Reads through ui.loaders only; the services decide what the user may see (job ru
 
 import streamlit as st
 
-from ui import charts, loaders
+from ui import charts, inventory, loaders
 from ui.auth import require_user
 from ui.components import degraded, esc
 from ui.context import get_context
@@ -20,6 +20,7 @@ if not names:
     st.stop()
 
 st.caption(f"{len(names)} monitored model{'s' if len(names) != 1 else ''}")
+inventory.overdue_reminder(ctx, user.username)  # a visible model's review is overdue
 models = [
     (ctx.models.get(name),
      loaders.model_versions(ctx, name, user.username),

@@ -31,6 +31,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/explain.py", "Explanations", ":material/insights:", "Models", "model.view", True),
     PageSpec("pages/releases.py", "Releases", ":material/history:", "Governance", "model.view", True),
     PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "Governance", "model.view", True),
+    PageSpec("pages/inventory.py", "Inventory", ":material/inventory_2:", "Governance", "model.view", True),
     PageSpec("pages/audit.py", "Audit log", ":material/receipt_long:", "Governance", "audit.read"),
     # admins manage access there; auditors (audit.read) read its access review
     PageSpec("pages/access.py", "Access", ":material/admin_panel_settings:", "Governance",

@@ -214,12 +214,17 @@ def run_health_check(ctx: Any, actor: Actor, model: str, *, at: datetime | None 
             session.add(row)
             session.flush()
             view = _view(row)
-        outcome = None
+        outcome = reminder = None
         if notify:
+            from governance.inventory_reminders import remind_overdue
+
             outcome = notify_level(ctx, model, version, result.level, result.score, result.reasons(), at)
+            reminder = remind_overdue(ctx, model, at)  # "inventory review overdue" (weekly at most)
         run.details = {"score": result.score, "level": result.level, "version": version,
                        "notified": bool(outcome and outcome.sent),
-                       "notify_error": outcome.error if outcome else None}
+                       "notify_error": outcome.error if outcome else None,
+                       "review_overdue": bool(reminder and reminder.overdue),
+                       "review_reminder_sent": bool(reminder and reminder.sent)}
         run.message = f"score {result.score} ({result.level})"
         run.audit = {"score": result.score, "level": result.level, "at": at.isoformat()}
     return view, outcome

@@ -11,7 +11,7 @@ import pytest
 from tests.app.conftest import BY_ROLE, nav_titles, new_app, open_url_path, sign_in_as, texts
 
 # API tokens: every role; Releases and Approvals: everyone who views a model (buttons only for those who act)
-MODEL_PAGES = {"Overview", "Drift", "SLOs", "Explanations", "Releases", "Approvals", "API tokens"}
+MODEL_PAGES = {"Overview", "Drift", "SLOs", "Explanations", "Releases", "Approvals", "Inventory", "API tokens"}
 EXPECTED_NAV = {
     "viewer": MODEL_PAGES,
     "operator": MODEL_PAGES | {"System"},
@@ -27,6 +27,7 @@ PAGES = {
     "pages/explain.py": ("explain", "Explanations"),
     "pages/approvals.py": ("approvals", "Approvals"),
     "pages/releases.py": ("releases", "Releases"),
+    "pages/inventory.py": ("inventory", "Inventory"),
     "pages/audit.py": ("audit", "Audit log"),
     "pages/access.py": ("access", "Access"),
     "pages/system.py": ("system", "System"),
