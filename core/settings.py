@@ -35,7 +35,7 @@ Read here too, documented where they are used: ``VIGIL_HEALTH_WEIGHTS`` and
 (governance.tokens), ``VIGIL_ALIBI_PYTHON`` (monitoring.drift.filemode), ``VIGIL_METRICS_PORT``,
 ``VIGIL_METRICS_HOST``, ``VIGIL_SCHEDULER_LEASE_TTL`` (jobs.scheduler), ``VIGIL_PORT``
 (jobs.demo), ``VIGIL_AUDIT_CHECKPOINT_*`` (governance.audit_anchor), ``VIGIL_TOKEN``
-(jobs._identity). Secrets among them are kept out of ``repr``; core.redact masks them in any text.
+(jobs._identity), ``VIGIL_EXPORT_SIGNING_KEY_FILE`` (governance.audit_export). Secrets among them are kept out of ``repr``; core.redact masks them in any text.
 """
 
 from __future__ import annotations
@@ -151,6 +151,7 @@ class EnvironmentSettings(BaseSettings):
     audit_checkpoint_public_key_file: str | None = Field(
         None, validation_alias="VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE")
     job_token: str | None = Field(None, validation_alias="VIGIL_TOKEN")
+    export_signing_key_file: str | None = Field(None, validation_alias="VIGIL_EXPORT_SIGNING_KEY_FILE")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
@@ -235,6 +236,7 @@ class Settings:
     audit_checkpoint_public_key_file: str | None = None
     job_token: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict)
+    export_signing_key_file: str | None = None
 
     @property
     def artifacts_dir(self) -> Path:

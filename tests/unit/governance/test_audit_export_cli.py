@@ -1,0 +1,80 @@
+"""`python -m jobs.audit export --out`, `verify-export`, `public-key`: files, outputs, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobs import access as access_cli
+from jobs import audit as audit_cli
+from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_main
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_CONFIG": str(REPO / "config" / "models.yaml")}
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("VIGIL_TOKEN", raising=False)
+    monkeypatch.delenv("VIGIL_EXPORT_SIGNING_KEY_FILE", raising=False)
+    monkeypatch.setenv("VIGIL_DEMO", "true")  # --as without a token (see test_cli_identity.py)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def _run(module, argv: list[str], monkeypatch, stdin: str = "") -> int:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    return run_main(module.main, argv)
+
+
+def test_export_verify_on_another_machine_and_tamper(env, monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert _run(access_cli, ["bootstrap-admin", "alice", "--password-stdin"], monkeypatch, "alice-pass-1\n") == 0
+    out = tmp_path / "out" / "audit.csv"
+    out.parent.mkdir()
+    assert _run(audit_cli, ["export", "--as", "alice", "--format", "csv", "--out", str(out)], monkeypatch) == EXIT_OK
+    assert "signed" in capsys.readouterr().err
+    manifest = json.loads(Path(f"{out}.manifest.json").read_text())
+    assert (manifest["file"], manifest["format"], manifest["entries"]) == ("audit.csv", "csv", 1)
+    pub = tmp_path / "console.pub.pem"
+    assert _run(audit_cli, ["public-key", "--as", "alice", "--out", str(pub)], monkeypatch) == EXIT_OK
+    assert pub.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    assert _run(audit_cli, ["public-key", "--as", "nobody"], monkeypatch) == EXIT_DENIED
+    capsys.readouterr()
+
+    # the auditor's machine: another data directory, and a database that cannot be reached
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/nowhere")
+    assert _run(audit_cli, ["verify-export", str(out), "--public-key", str(pub)], monkeypatch) == EXIT_OK
+    assert capsys.readouterr().out.startswith(f"OK {out}: signature, manifest and file hash intact")
+    data = bytearray(out.read_bytes())
+    data[-3] ^= 0x20
+    out.write_bytes(bytes(data))
+    assert _run(audit_cli, ["verify-export", str(out), "--public-key", str(pub)], monkeypatch) == EXIT_FAILED
+    assert capsys.readouterr().out.startswith(f"FAILED {out}: file changed: its SHA-256 is")
+    assert _run(audit_cli, ["verify-export", str(out), "--public-key", str(tmp_path / "none.pem")],
+                monkeypatch) == EXIT_USAGE
+    assert f"cannot read the public key file {tmp_path / 'none.pem'}: No such file" in capsys.readouterr().err
+
+
+def test_export_to_stdout_stays_unsigned_and_pdf_needs_out(env, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    _run(access_cli, ["bootstrap-admin", "alice", "--password-stdin"], monkeypatch, "alice-pass-1\n")
+    capsys.readouterr()
+    assert _run(audit_cli, ["export", "--as", "alice", "--format", "jsonl"], monkeypatch) == EXIT_OK
+    assert [json.loads(x)["action"] for x in capsys.readouterr().out.splitlines()] == ["access.bootstrap"]
+    assert _run(audit_cli, ["export", "--as", "alice", "--format", "pdf"], monkeypatch) == EXIT_USAGE
+    assert "a PDF export needs --out FILE" in capsys.readouterr().err
+
+
+def test_verify_export_against_db(env, monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _run(access_cli, ["bootstrap-admin", "alice", "--password-stdin"], monkeypatch, "alice-pass-1\n")
+    out = tmp_path / "a.jsonl"
+    assert _run(audit_cli, ["export", "--as", "alice", "--format", "jsonl", "--out", str(out)], monkeypatch) == 0
+    capsys.readouterr()
+    assert _run(audit_cli, ["verify-export", str(out), "--against-db", "--as", "alice"], monkeypatch) == EXIT_OK
+    assert "and the live chain" in capsys.readouterr().out
