@@ -248,7 +248,7 @@ def read_audit(ctx: Any, actor: Actor, /, **filters: Any) -> list[AuditRecord]:
     return ctx.audit.query(**filters)
 
 
-EXPORT_FORMATS = ("csv", "jsonl", "pdf")
+EXPORT_FORMATS = ("csv", "jsonl", "pdf", "zip")  # zip: an evidence pack (governance.evidence_pack)
 
 
 def render_rows(fmt: str, records: list[AuditRecord]) -> bytes:
@@ -276,10 +276,12 @@ class ExportBatch:
 
 
 def run_export(ctx: Any, actor: Actor, fmt: str, filters: Mapping[str, Any],
-               build: Callable[[ExportBatch], tuple[bytes, dict[str, Any]]]) -> bytes:
+               build: Callable[[ExportBatch], tuple[bytes, dict[str, Any]]], *,
+               action: str = "audit.export", resource: str = "audit_log") -> bytes:
     """The one export path: check ``audit.export``, read the entries matching ``filters``, mask
     PII the person may not see (governance.audit_pii), let ``build`` render them (bytes and
-    extra audit details), and audit the export. Returns what ``build`` rendered."""
+    extra audit details), and audit the export as ``action`` on ``resource``. Returns what
+    ``build`` rendered."""
     from governance.audit_pii import mask_record, masked_features, model_names, unmasked_models
     from governance.rbac import require
 
@@ -296,7 +298,7 @@ def run_export(ctx: Any, actor: Actor, fmt: str, filters: Mapping[str, Any],
     unmasked = unmasked_models(ctx, actor)
     if masked or unmasked:
         details["pii"] = {"masked": sorted(masked), "unmasked": unmasked}
-    ctx.audit.append(actor, "audit.export", "audit_log", "success", details=details)
+    ctx.audit.append(actor, action, resource, "success", details=details)
     return data
 
 

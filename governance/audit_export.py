@@ -46,7 +46,8 @@ KIND = "vigil-audit-export"
 KEY_FILE_ENV = "VIGIL_EXPORT_SIGNING_KEY_FILE"
 DEFAULT_KEY = "export-signing.pem"
 MANIFEST_SUFFIX, SIG_SUFFIX = ".manifest.json", ".sig"
-MIME = {"csv": "text/csv", "jsonl": "application/jsonl", "pdf": "application/pdf"}
+MIME = {"csv": "text/csv", "jsonl": "application/jsonl", "pdf": "application/pdf", "zip": "application/zip"}
+PACK_ENTRIES = "audit_entries.jsonl"  # the audit entries inside an evidence pack (format zip)
 
 
 # -- the console's version -------------------------------------------------------------------
@@ -240,6 +241,24 @@ def sign_manifest(manifest: Mapping[str, Any], private_key: Any) -> tuple[bytes,
     return body, encode_signature(private_key.sign(body))
 
 
+def signed_file(data: bytes, name: str, fmt: str, *, records: list[Any], query: Mapping[str, Any],
+                head: Any, generated_by: str, generated_at: datetime, masked: Mapping[str, list[str]],
+                key: Any, extra: Mapping[str, Any] | None = None) -> SignedExport:
+    """``data`` with its manifest (see the module docstring) signed by ``key``."""
+    manifest = {
+        "kind": KIND, "alg": "ed25519", "file": name, "format": fmt,
+        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+        "entries_sha256": entries_sha256(records), "query": dict(query), "entries": len(records),
+        "first_seq": records[0].seq if records else None, "last_seq": records[-1].seq if records else None,
+        "chain_head": {"seq": head.seq if head else 0, "hash": head.hash if head else None},
+        "generated_by": generated_by, "generated_at": utc_ts(generated_at),
+        "console_version": console_version(), "key_id": key_id(key.public_key()), "pii_masked": dict(masked),
+        **(extra or {}),
+    }
+    body, sig = sign_manifest(manifest, key)
+    return SignedExport(data, body, sig, name)
+
+
 def _normal_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
     """The query as recorded in the manifest (datetimes as the log's own UTC timestamps)."""
     out: dict[str, Any] = {}
@@ -276,19 +295,9 @@ def export_signed(ctx: Any, actor: Actor, fmt: str, /, *, file_name: str | None 
                               entries_sha256=digest, generated_by=actor.username, generated_at=now)
         else:
             data = render_rows(fmt, records)
-        manifest = {
-            "kind": KIND, "alg": "ed25519", "file": name, "format": fmt,
-            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "entries_sha256": digest,
-            "query": query, "entries": len(records),
-            "first_seq": records[0].seq if records else None, "last_seq": records[-1].seq if records else None,
-            "chain_head": {"seq": batch.head.seq if batch.head else 0,
-                           "hash": batch.head.hash if batch.head else None},
-            "generated_by": actor.username, "generated_at": utc_ts(now),
-            "console_version": console_version(), "key_id": kid, "pii_masked": batch.masked,
-        }
-        body, sig = sign_manifest(manifest, key)
-        out["export"] = SignedExport(data, body, sig, name)
-        return data, {"signed": True, "file": name, "sha256": manifest["sha256"], "key_id": kid}
+        out["export"] = signed_file(data, name, fmt, records=records, query=query, head=batch.head,
+                                    generated_by=actor.username, generated_at=now, masked=batch.masked, key=key)
+        return data, {"signed": True, "file": name, "sha256": hashlib.sha256(data).hexdigest(), "key_id": kid}
 
     run_export(ctx, actor, fmt, query, build)
     return out["export"]
@@ -329,7 +338,16 @@ def _signature_problem(body: bytes, sig_text: bytes, public_key: Any) -> str | N
 
 
 def parse_rows(fmt: str, data: bytes) -> list[dict[str, Any]]:
-    """The exported rows of a CSV or JSONL export (raises ValueError when it is not one)."""
+    """The exported rows of a CSV or JSONL export, or of an evidence pack's audit entries
+    (raises ValueError when it is not one)."""
+    if fmt == "zip":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                return parse_rows("jsonl", zf.read(PACK_ENTRIES))
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise ValueError(f"not an evidence pack ({exc})") from None
     text = data.decode("utf-8")
     if fmt == "jsonl":
         rows = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -440,7 +458,7 @@ def check_against_db(ctx: Any, actor: Actor, path: Path | str) -> list[str]:
         raise InvalidInput(f"cannot read the manifest of {path}: {exc}") from None
     problems: list[str] = []
     seqs_hashes: dict[int, str] = {}
-    if manifest.get("format") in ("csv", "jsonl"):
+    if manifest.get("format") in ("csv", "jsonl", "zip"):
         try:
             rows = parse_rows(manifest["format"], path.read_bytes())
             seqs_hashes = {int(r["seq"]): str(r["hash"]) for r in rows}

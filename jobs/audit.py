@@ -8,6 +8,7 @@
                                            # writes audit.jsonl, audit.jsonl.manifest.json, audit.jsonl.sig
     python -m jobs.audit verify-export audit.jsonl [--public-key vigil-export.pub.pem] [--against-db]
     python -m jobs.audit public-key --as auditor [--out vigil-export.pub.pem]
+    python -m jobs.audit evidence --as auditor --model diabetes [--since ISO] [--until ISO] --out pack.zip
     python -m jobs.audit tail --as auditor -n 20
 
 ``verify`` recomputes the whole SHA-256 chain (progress on stderr) and checks it against the newest
@@ -23,7 +24,10 @@ PDF needs ``--out``). ``verify-export FILE`` exits 0 when the three files are in
 printing each problem, when anything changed; with ``--public-key PEM`` it needs no database
 (an auditor's machine); ``--against-db`` also checks the rows against the live chain (needs
 audit.read). ``public-key`` prints or writes the PEM that verifies exports (audit.read or
-audit.export). ``tail`` needs audit.read. Outside demo
+audit.export). ``evidence`` writes a model's signed evidence pack (governance.evidence_pack: model
+card, MLflow versions, releases, drift, SLOs, SHAP report hashes, the model's audit entries; the
+last 30 days by default) as FILE.zip, FILE.zip.manifest.json and FILE.zip.sig; it needs
+model.view on the model and audit.export, and is audited. ``tail`` needs audit.read. Outside demo
 mode they act as the owner of the personal API token in VIGIL_TOKEN (``--as`` alone only works
 in demo mode; see jobs/_identity.py).
 """
@@ -80,6 +84,15 @@ def build_parser():  # type: ignore[no-untyped-def]
     ve.add_argument("--against-db", action="store_true",
                     help="also check that the exported entries still match the live chain (needs audit.read)")
     ve.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
+    ev = sub.add_parser("evidence", help="write a model's signed evidence pack (zip)",
+                        description="One zip for one model and period: model card, versions and metrics, "
+                                    "releases, drift and SLO summaries, SHAP report hashes, audit entries; "
+                                    "signed like an export (FILE, FILE.manifest.json, FILE.sig).")
+    ev.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
+    ev.add_argument("--model", required=True)
+    ev.add_argument("--since", default=None, help="ISO-8601 UTC start (inclusive; default: 30 days before --until)")
+    ev.add_argument("--until", default=None, help="ISO-8601 UTC end (exclusive; default: now)")
+    ev.add_argument("--out", required=True, help="the zip to write")
     pk = sub.add_parser("public-key", help="print or write the PEM public key that verifies exports")
     pk.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
     pk.add_argument("--out", default=None, help="file to write (default: standard output)")
@@ -178,6 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "checkpoint":
         return checkpoint(ctx)
     actor = cli_actor(ctx, args.as_user)
+    if args.command == "evidence":
+        from pathlib import Path
+
+        from governance.evidence_pack import build_pack
+
+        pack = build_pack(ctx, actor, args.model, args.since, args.until, file_name=Path(args.out).name)
+        written = pack.write(args.out)
+        parts = json.loads(pack.manifest)["evidence_pack"]["parts"]
+        for part, status in parts.items():
+            if status != "ok":
+                print(f"warning: {part}: unavailable: {status}", file=sys.stderr)
+        print(f"wrote {', '.join(map(str, written))} ({len(pack.data)} bytes, signed)", file=sys.stderr)
+        return EXIT_OK
     if args.command == "public-key":
         from governance.audit_export import export_public_key
 

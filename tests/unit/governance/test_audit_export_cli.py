@@ -78,3 +78,18 @@ def test_verify_export_against_db(env, monkeypatch, capsys, tmp_path) -> None:  
     capsys.readouterr()
     assert _run(audit_cli, ["verify-export", str(out), "--against-db", "--as", "alice"], monkeypatch) == EXIT_OK
     assert "and the live chain" in capsys.readouterr().out
+
+
+def test_evidence_pack_from_the_command_line_verifies(env, monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _run(access_cli, ["bootstrap-admin", "alice", "--password-stdin"], monkeypatch, "alice-pass-1\n")
+    capsys.readouterr()
+    out = tmp_path / "pack.zip"
+    assert _run(audit_cli, ["evidence", "--as", "alice", "--model", "diabetes", "--since", "2026-01-01",
+                            "--out", str(out)], monkeypatch) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "warning: versions.json: unavailable:" in err and "signed" in err  # no MLflow registry here
+    assert _run(audit_cli, ["verify-export", str(out)], monkeypatch) == EXIT_OK
+    assert capsys.readouterr().out.startswith(f"OK {out}")
+    assert _run(audit_cli, ["evidence", "--as", "alice", "--model", "diabetes", "--since", "2027-01-01",
+                            "--until", "2026-01-01", "--out", str(out)], monkeypatch) == EXIT_USAGE
+    assert "the period is empty" in capsys.readouterr().err
