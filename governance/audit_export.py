@@ -286,11 +286,10 @@ def export_signed(ctx: Any, actor: Actor, fmt: str, /, *, file_name: str | None 
         if fmt == "pdf":
             from governance.audit_report import render_pdf  # the PDF report (built beside this)
 
-            scope = {"query": {k: str(v) for k, v in query.items()}, "entries": len(records),
-                     "first_seq": records[0].seq if records else None,
-                     "last_seq": records[-1].seq if records else None,
-                     "chain_head_seq": batch.head.seq if batch.head else 0,
-                     "pii_masked": batch.masked}
+            scope = {**{k: str(v) for k, v in query.items()},
+                     "seq range": f"{records[0].seq}-{records[-1].seq}" if records else "no entries",
+                     "chain head at export": f"seq {batch.head.seq}" if batch.head else "empty log",
+                     "PII masked": "; ".join(f"{m}: {', '.join(f)}" for m, f in batch.masked.items()) or "none"}
             data = render_pdf(records, scope=scope, verification=ctx.audit.verify().line(),
                               entries_sha256=digest, generated_by=actor.username, generated_at=now)
         else:

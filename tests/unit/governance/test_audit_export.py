@@ -226,3 +226,47 @@ def test_against_db_reapplies_the_masking(auditor_ctx, tmp_path) -> None:  # typ
     export_signed(ctx, AUD, "jsonl").write(path)
     assert check_against_db(ctx, AUD, path) == []
 
+
+
+def test_pdf_path_passes_the_entries_hash_to_the_report_and_verifies(auditor_ctx, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The PDF renderer (governance.audit_report, built in parallel) stands in here as a recorder;
+    verify-export and --against-db of a PDF rely on the manifest alone."""
+    import sys
+    import types
+
+    calls: list[dict] = []
+
+    def render_pdf(records, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append({"seqs": [r.seq for r in records], **kwargs})
+        return b"%PDF-1.7 stand-in " + kwargs["entries_sha256"].encode()
+
+    monkeypatch.setitem(sys.modules, "governance.audit_report", types.SimpleNamespace(render_pdf=render_pdf))
+    ctx = auditor_ctx
+    expected = [r.seq for r in ctx.audit.query(action="model.view")]
+    path = tmp_path / "report.pdf"
+    signed = export_signed(ctx, AUD, "pdf", file_name="report.pdf", action="model.view")
+    signed.write(path)
+    manifest = json.loads(signed.manifest)
+    [call] = calls
+    assert call["seqs"] == expected and call["entries_sha256"] == manifest["entries_sha256"]
+    assert call["generated_by"] == "aud" and call["verification"].startswith("OK ")
+    assert call["scope"]["action"] == "model.view"
+    assert verify_export(path, public_key_pem=_pem(ctx)) == []
+    assert check_against_db(ctx, AUD, path) == []
+    with ctx.engine.begin() as conn:  # a rewritten entry inside the report's range
+        conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        conn.execute(text("UPDATE audit_log SET actor = 'someone else' WHERE seq = :s"), {"s": expected[1]})
+    problems = check_against_db(ctx, AUD, path)
+    assert len(problems) == 1 and "no longer hash to the manifest's entries_sha256" in problems[0]
+
+
+def test_signed_export_matches_the_live_chain_on_each_backend(ctx, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    access.bootstrap_admin(ctx, "root", "root-password")
+    for i in range(3):
+        ctx.audit.append(Actor("ann", "ui"), "model.view", "diabetes", details={"i": i})
+    path = tmp_path / "a.jsonl"
+    signed = export_signed(ctx, ADMIN, "jsonl", actor="ann")
+    signed.write(path)
+    assert json.loads(signed.manifest)["entries"] == 3
+    assert verify_export(path, public_key_pem=_pem(ctx)) == []
+    assert check_against_db(ctx, ADMIN, path) == []
