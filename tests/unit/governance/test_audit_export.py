@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from core.actor import Actor
 from core.errors import PermissionDenied
-from governance import access, identity, rbac
+from governance import access
 from governance.audit import entry_hash
 from governance.audit_export import (
     check_against_db,
@@ -28,17 +28,15 @@ from governance.audit_export import (
     signing_key,
     verify_export,
 )
+from tests.unit.logs.loghelpers import add_user
 
 ADMIN, AUD = Actor("root", "cli"), Actor("aud", "cli")
 
 
 @pytest.fixture
 def auditor_ctx(sqlite_ctx):  # type: ignore[no-untyped-def]
-    access.bootstrap_admin(sqlite_ctx, "root", "root-password")
-    identity.create_user(sqlite_ctx, ADMIN, "aud", "aud-password")
-    rbac.grant(sqlite_ctx, ADMIN, "aud", "auditor", reason="audit")
-    identity.create_user(sqlite_ctx, ADMIN, "vic", "vic-password")
-    rbac.grant(sqlite_ctx, ADMIN, "vic", "viewer", reason="look")
+    for name, role in (("root", "admin"), ("aud", "auditor"), ("vic", "viewer")):
+        add_user(sqlite_ctx, name, role)
     for i in range(5):
         sqlite_ctx.audit.append(Actor(f"u{i % 2}", "ui"), "model.view", "diabetes", details={"i": i})
     return sqlite_ctx

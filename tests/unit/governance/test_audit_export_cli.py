@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from jobs import access as access_cli
 from jobs import audit as audit_cli
-from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_main
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_CONFIG": str(REPO / "config" / "models.yaml")}
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("VIGIL_TOKEN", raising=False)
-    monkeypatch.delenv("VIGIL_EXPORT_SIGNING_KEY_FILE", raising=False)
-    monkeypatch.setenv("VIGIL_DEMO", "true")  # --as without a token (see test_cli_identity.py)
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+from jobs._cli import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tests.unit.governance.test_governance_cli import _run, env  # noqa: F401  (the same set-up)
 
 
-def _run(module, argv: list[str], monkeypatch, stdin: str = "") -> int:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    return run_main(module.main, argv)
+@pytest.fixture(autouse=True)
+def _own_key(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("VIGIL_EXPORT_SIGNING_KEY_FILE", raising=False)  # the key generated in the data dir
 
 
 def test_export_verify_on_another_machine_and_tamper(env, monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]

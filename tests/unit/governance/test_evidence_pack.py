@@ -13,11 +13,12 @@ import pytest
 
 from core.actor import Actor
 from core.errors import InvalidInput, PermissionDenied
-from governance import access, identity, rbac, releases
+from governance import releases
 from governance.audit_export import check_against_db, key_path, public_key_path, verify_export
 from governance.evidence_pack import build_pack
 from tests.unit.governance.evidence_fixtures import registry_with_champion
 from tests.unit.governance.release_fixtures import FakeVersions, facts
+from tests.unit.logs.loghelpers import add_user
 
 ADMIN, AUD = Actor("root", "cli"), Actor("aud", "cli")
 PARTS = ["audit_entries.jsonl", "drift.json", "model_card.json", "releases.json", "shap_reports.json",
@@ -29,10 +30,9 @@ def pctx(sqlite_ctx, tmp_path):  # type: ignore[no-untyped-def]
     from mlflow import MlflowClient
 
     ctx = sqlite_ctx
-    access.bootstrap_admin(ctx, "root", "root-password")
-    for name, role, scope in (("aud", "auditor", "*"), ("vic", "viewer", "*"), ("opal", "operator", "diabetes")):
-        identity.create_user(ctx, ADMIN, name, f"{name}-password")
-        rbac.grant(ctx, ADMIN, name, role, scope, reason="evidence tests")
+    for name, role, scope in (("root", "admin", "*"), ("aud", "auditor", "*"), ("vic", "viewer", "*"),
+                              ("opal", "operator", "diabetes")):
+        add_user(ctx, name, role, scope)
     uri = registry_with_champion(ctx, tmp_path, "diabetes-gbr", "3")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.log_metric(client.get_model_version("diabetes-gbr", "4").run_id, "rmse", 41.5)
