@@ -14,11 +14,8 @@ side by side as ``FILE``, ``FILE.manifest.json`` and ``FILE.sig``:
 - the **signature**: Ed25519 over the manifest's bytes, stored as one line of base64 (88
   characters and a newline).
 
-The signing key is ``VIGIL_EXPORT_SIGNING_KEY_FILE`` (a PEM Ed25519 private key) or, unset, a key
-pair generated on first use into ``<data_dir>/keys/export-signing.pem`` (0600, directory 0700)
-and ``export-signing.pub.pem``; two processes generating at once end with one key (the private
-key is published with a hard link, which fails when the name exists: the loser reads the
-winner's). ``verify_export`` needs only the public key: an auditor checks a file on a machine
+The signing key: governance.export_keys (configured, or generated on first use into the data
+directory). ``verify_export`` needs only the public key: an auditor checks a file on a machine
 with the console's package and nothing else.
 """
 
@@ -29,8 +26,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,13 +33,20 @@ from pathlib import Path
 from typing import Any
 
 from core.actor import Actor
-from core.errors import ConfigError, InvalidInput
+from core.errors import InvalidInput
 from governance.audit import FIELDS, ExportBatch, canonical_json, render_rows, run_export, utc_ts
 from governance.audit_anchor import key_id
+from governance.export_keys import (  # noqa: F401  (re-exported: the signing key's public names)
+    existing_public_pem,
+    export_public_key,
+    key_path,
+    load_public,
+    public_key_path,
+    public_pem,
+    signing_key,
+)
 
 KIND = "vigil-audit-export"
-KEY_FILE_ENV = "VIGIL_EXPORT_SIGNING_KEY_FILE"
-DEFAULT_KEY = "export-signing.pem"
 MANIFEST_SUFFIX, SIG_SUFFIX = ".manifest.json", ".sig"
 MIME = {"csv": "text/csv", "jsonl": "application/jsonl", "pdf": "application/pdf", "zip": "application/zip"}
 PACK_ENTRIES = "audit_entries.jsonl"  # the audit entries inside an evidence pack (format zip)
@@ -66,127 +68,6 @@ def console_version() -> str:
             return str(tomllib.load(fh)["project"]["version"])
     except (OSError, KeyError, ValueError):
         return "unknown"
-
-
-# -- keys --------------------------------------------------------------------------------------
-def key_path(settings: Any) -> Path:
-    """The private key's file: the configured one, else ``<data_dir>/keys/export-signing.pem``."""
-    configured = getattr(settings, "export_signing_key_file", None)
-    return Path(configured).expanduser() if configured else Path(settings.data_dir) / "keys" / DEFAULT_KEY
-
-
-def public_key_path(private: Path) -> Path:
-    return private.with_name(private.name.removesuffix(".pem") + ".pub.pem")
-
-
-def _load_private(pem: bytes, where: str) -> Any:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    try:
-        key = load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{where}: not a PEM private key without a password ({exc})") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"{where}: the export signing key must be Ed25519, got {type(key).__name__}")
-    return key
-
-
-def public_pem(private_key: Any) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    return private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-
-
-def _create_key(path: Path) -> None:
-    """Generate a key and publish it at ``path`` unless another process already did."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # atomic and exclusive: fails when a key is already there
-    except FileExistsError:
-        pass  # another process won; its key is complete (it was written before the link)
-    except OSError:  # a filesystem without hard links: exclusive create, then write
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return
-        try:
-            os.write(fd, pem)
-        finally:
-            os.close(fd)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def signing_key(settings: Any) -> Any:
-    """The Ed25519 private key that signs exports (generated on first use when none is configured)."""
-    path = key_path(settings)
-    configured = bool(getattr(settings, "export_signing_key_file", None))
-    if not path.exists():
-        if configured:
-            raise ConfigError(f"{KEY_FILE_ENV}: {path} does not exist")
-        _create_key(path)
-    try:
-        pem = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{KEY_FILE_ENV if configured else 'export signing key'}: cannot read {path}: "
-                          f"{exc.strerror or exc}") from None
-    key = _load_private(pem, str(path))
-    pub = public_key_path(path)
-    if not configured and (not pub.exists() or pub.read_bytes() != public_pem(key)):
-        from core.artifacts import atomic_write_bytes
-
-        atomic_write_bytes(pub, public_pem(key))
-    return key
-
-
-def existing_public_pem(settings: Any) -> bytes:
-    """The public key of the configured or generated signing key, without creating one."""
-    path = key_path(settings)
-    if path.exists():
-        return public_pem(_load_private(path.read_bytes(), str(path)))
-    pub = public_key_path(path)
-    if pub.exists():
-        return pub.read_bytes()
-    raise ConfigError(f"no export signing key at {path}: pass the console's public key (--public-key), "
-                      "exported with `python -m jobs.audit public-key`")
-
-
-def export_public_key(ctx: Any, actor: Actor) -> bytes:
-    """The PEM public key that verifies this console's exports; needs ``audit.read`` or
-    ``audit.export`` (what an auditor holds) and is audited."""
-    from governance.rbac import can, require
-
-    if not can(ctx, actor.username, "audit.read", "*"):
-        require(ctx, actor, "audit.export", "*")
-    pem = public_pem(signing_key(ctx.settings))
-    ctx.audit.append(actor, "audit.public_key", "audit_log", "success",
-                     details={"key_id": key_id(_public(pem))})
-    return pem
-
-
-def _public(pem: bytes) -> Any:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    try:
-        key = load_pem_public_key(pem)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"not a PEM public key ({exc})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise InvalidInput(f"not an Ed25519 public key ({type(key).__name__})")
-    return key
 
 
 # -- exporting ---------------------------------------------------------------------------------
@@ -401,7 +282,7 @@ def verify_export(path: Path | str, *, public_key_pem: bytes | None = None, sett
         from core.settings import Settings
 
         public_key_pem = existing_public_pem(settings or Settings.from_env())
-    public_key = _public(public_key_pem)
+    public_key = load_public(public_key_pem)
     problems: list[str] = []
     data = _read(path, "file", problems)
     body = _read(Path(f"{path}{MANIFEST_SUFFIX}"), "manifest", problems)
