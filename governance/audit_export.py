@@ -49,6 +49,7 @@ from governance.export_keys import (  # noqa: F401  (re-exported: the signing ke
 KIND = "vigil-audit-export"
 MANIFEST_SUFFIX, SIG_SUFFIX = ".manifest.json", ".sig"
 MIME = {"csv": "text/csv", "jsonl": "application/jsonl", "pdf": "application/pdf", "zip": "application/zip"}
+QUERY_KEYS = ("since", "until", "actor", "action", "outcome", "resource")  # AuditLog.query's filters
 PACK_ENTRIES = "audit_entries.jsonl"  # the audit entries inside an evidence pack (format zip)
 
 
@@ -230,7 +231,8 @@ def parse_rows(fmt: str, data: bytes) -> list[dict[str, Any]]:
             raise ValueError(f"not an evidence pack ({exc})") from None
     text = data.decode("utf-8")
     if fmt == "jsonl":
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        # split on "\n" only: canonical JSON keeps U+2028 and the like raw, and splitlines() cuts there
+        rows = [json.loads(line) for line in text.split("\n") if line.strip()]
         if not all(isinstance(r, dict) and set(r) == set(FIELDS) for r in rows):
             raise ValueError("a line is not an audit entry")
         return rows
@@ -356,7 +358,8 @@ def check_against_db(ctx: Any, actor: Actor, path: Path | str) -> list[str]:
     if head.get("seq") and live.get(int(head["seq"])) != head.get("hash"):
         problems.append(f"the chain head at export time (seq {head['seq']}) no longer matches the database")
     first, last = manifest.get("first_seq"), manifest.get("last_seq")
-    records = ctx.audit.query(**(manifest.get("query") or {})) if first is not None else []
+    query = {k: v for k, v in (manifest.get("query") or {}).items() if k in QUERY_KEYS}
+    records = ctx.audit.query(**query) if first is not None else []
     records = [r for r in records if first <= r.seq <= last]
     masked, models = manifest.get("pii_masked") or {}, model_names(ctx)
     records = [mask_record(r, masked, models) for r in records]

@@ -268,3 +268,18 @@ def test_signed_export_matches_the_live_chain_on_each_backend(ctx, tmp_path) -> 
     assert json.loads(signed.manifest)["entries"] == 3
     assert verify_export(path, public_key_pem=_pem(ctx)) == []
     assert check_against_db(ctx, ADMIN, path) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_awkward_text_survives_the_round_trip(sqlite_ctx, tmp_path, fmt) -> None:  # type: ignore[no-untyped-def]
+    add_user(sqlite_ctx, "aud", "auditor")
+    awkward = ['quote " and \\ backslash', "tab\tnew\nline\r\nend", "ünïcødé ✓ 🚀", "\u2028\u2029", "a,b;c", ""]
+    for text_value in awkward:
+        sqlite_ctx.audit.append(Actor("ann", "ui", "2001:db8::1"), "model.view", "diabetes", reason=text_value,
+                                details={"k": text_value})
+    path = tmp_path / f"a.{fmt}"
+    export_signed(sqlite_ctx, AUD, fmt, action="model.view").write(path)
+    assert verify_export(path, public_key_pem=_pem(sqlite_ctx)) == []
+    from governance.audit_export import parse_rows
+
+    assert [r["reason"] for r in parse_rows(fmt, path.read_bytes())] == awkward
