@@ -283,3 +283,16 @@ def test_awkward_text_survives_the_round_trip(sqlite_ctx, tmp_path, fmt) -> None
     from governance.audit_export import parse_rows
 
     assert [r["reason"] for r in parse_rows(fmt, path.read_bytes())] == awkward
+
+
+@pytest.mark.parametrize(("text_value", "expected"), [
+    ("patient_zip=90210 rejected", "patient_zip=*** rejected"),
+    ('raw {"patient_zip": "90 210", "site": "north"}', 'raw {"patient_zip": ***, "site": "north"}'),
+    ("f_patient_zip: 90210; next", "f_patient_zip: ***; next"),
+    ("missing field: features.patient_zip", "missing field: features.patient_zip"),  # a name, no value
+    ("patient_zipcode=1", "patient_zipcode=1"),  # another field
+])
+def test_mask_text_hides_the_value_after_a_pii_name(text_value: str, expected: str) -> None:
+    from governance.audit_pii import mask_text
+
+    assert mask_text(text_value, ["patient_zip"]) == expected
