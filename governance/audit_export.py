@@ -125,12 +125,14 @@ def sign_manifest(manifest: Mapping[str, Any], private_key: Any) -> tuple[bytes,
 
 def signed_file(data: bytes, name: str, fmt: str, *, records: list[Any], query: Mapping[str, Any],
                 head: Any, generated_by: str, generated_at: datetime, masked: Mapping[str, list[str]],
-                key: Any, extra: Mapping[str, Any] | None = None) -> SignedExport:
-    """``data`` with its manifest (see the module docstring) signed by ``key``."""
+                key: Any, extra: Mapping[str, Any] | None = None,
+                entries_digest: str | None = None) -> SignedExport:
+    """``data`` with its manifest (see the module docstring) signed by ``key`` (``entries_digest``:
+    :func:`entries_sha256` of ``records`` when the caller has it already)."""
     manifest = {
         "kind": KIND, "alg": "ed25519", "file": name, "format": fmt,
         "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-        "entries_sha256": entries_sha256(records), "query": dict(query), "entries": len(records),
+        "entries_sha256": entries_digest or entries_sha256(records), "query": dict(query), "entries": len(records),
         "first_seq": records[0].seq if records else None, "last_seq": records[-1].seq if records else None,
         "chain_head": {"seq": head.seq if head else 0, "hash": head.hash if head else None},
         "generated_by": generated_by, "generated_at": utc_ts(generated_at),
@@ -164,7 +166,8 @@ def export_signed(ctx: Any, actor: Actor, fmt: str, /, *, file_name: str | None 
         now = datetime.now(UTC)
         name = file_name or f"vigil-audit-{now:%Y%m%dT%H%M%SZ}.{fmt}"
         records = batch.records
-        digest = entries_sha256(records)
+        jsonl = render_rows("jsonl", records)
+        digest = hashlib.sha256(jsonl).hexdigest()
         if fmt == "pdf":
             from governance.audit_report import render_pdf  # the PDF report (built beside this)
 
@@ -175,9 +178,10 @@ def export_signed(ctx: Any, actor: Actor, fmt: str, /, *, file_name: str | None 
             data = render_pdf(records, scope=scope, verification=ctx.audit.verify().line(),
                               entries_sha256=digest, generated_by=actor.username, generated_at=now)
         else:
-            data = render_rows(fmt, records)
+            data = jsonl if fmt == "jsonl" else render_rows(fmt, records)
         out["export"] = signed_file(data, name, fmt, records=records, query=query, head=batch.head,
-                                    generated_by=actor.username, generated_at=now, masked=batch.masked, key=key)
+                                    generated_by=actor.username, generated_at=now, masked=batch.masked, key=key,
+                                    entries_digest=digest)
         return data, {"signed": True, "file": name, "sha256": hashlib.sha256(data).hexdigest(), "key_id": kid}
 
     run_export(ctx, actor, fmt, query, build)

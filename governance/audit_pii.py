@@ -18,6 +18,7 @@ unmasked, so unmasked access to PII is audited.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
@@ -68,16 +69,17 @@ def _names_for(resource: str, masked: Mapping[str, list[str]], models: Collectio
     return sorted({n for names in masked.values() for n in names})
 
 
-def _pattern(names: list[str]) -> re.Pattern[str]:
+@lru_cache(maxsize=64)
+def _pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     keys = "|".join(re.escape(k) for n in sorted(names, key=len, reverse=True) for k in (f"f_{n}", n))
     return re.compile(rf'(?P<key>"?\b(?:{keys})\b"?\s*[=:]\s*)(?P<value>"(?:[^"\\]|\\.)*"|[^\s,;}}\])]+)')
 
 
 def mask_text(text: str, names: list[str]) -> str:
     """``text`` with the value after each ``name=`` / ``name:`` replaced by ``***``."""
-    if not names or not text:
+    if not names or not text or not any(n in text for n in names):
         return text
-    return _pattern(names).sub(lambda m: f"{m.group('key')}{MASK}", text)
+    return _pattern(tuple(names)).sub(lambda m: f"{m.group('key')}{MASK}", text)
 
 
 def mask_value(value: Any, names: list[str]) -> Any:
