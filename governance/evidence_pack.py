@@ -20,8 +20,9 @@ and checked with ``jobs.audit verify-export`` like any export). The zip holds:
   (the manifest's ``entries_sha256`` is their hash), PII masked as in every export.
 
 A part whose service is down (MLflow, say) reads ``{"unavailable": "<why>"}``; the pack is still
-made and signed. Parts hold statistics, hashes and decisions, not feature values; the audit
-entries are the one free-form part, masked by governance.audit_pii.
+made and signed. Parts hold statistics, hashes and decisions, not feature values; their free text
+(decision comments, request reasons, version tags) and the audit entries are masked by
+governance.audit_pii for a person without ``model.view_pii`` on the model.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from core.errors import InvalidInput
 from core.redact import redact_obj, redact_text
 from governance.audit import ExportBatch, render_rows, run_export, utc_ts
 from governance.audit_export import PACK_ENTRIES, SignedExport, key_id, signed_file, signing_key
+from governance.audit_pii import mask_value
 
 DEFAULT_DAYS = 30
 CARD_EXCLUDE = {"logs", "deploy_hook"}  # locations and commands, not card fields
@@ -162,6 +164,8 @@ def build_pack(ctx: Any, actor: Actor, model: str, since: datetime | str | None 
             "slo.json": _part(lambda: _slo(ctx, viewer, model, start, end)),
             "shap_reports.json": _part(lambda: _shap(ctx, viewer, model, start, end)),
         }
+        hidden = batch.masked.get(model, [])  # free text (a decision's comment, a version's tags) too
+        parts = {n: (p if n == "model_card.json" else mask_value(p, hidden)) for n, p in parts.items()}
         status = {n: (p["unavailable"] if isinstance(p, dict) and set(p) == {"unavailable"} else "ok")
                   for n, p in parts.items()}
         summary = {"model": model, "since": utc_ts(start), "until": utc_ts(end), "generated_by": viewer,

@@ -109,12 +109,15 @@ def test_mlflow_down_makes_that_part_unavailable(pctx, tmp_path) -> None:  # typ
 
 def test_pii_is_masked_in_the_pack_and_the_period_is_applied(pctx) -> None:  # type: ignore[no-untyped-def]
     pctx.audit.append(ADMIN, "model.explain", "breast-cancer", details={"features": {"patient_zip": "90210"}})
+    releases.request_release(pctx, add_user(pctx, "bo", "operator", "breast-cancer"), "breast-cancer", "1",
+                             reason="asked by patient_zip=90210", versions=FakeVersions(facts("1", accuracy=0.97)))
     masked = _unzip(build_pack(pctx, AUD, "breast-cancer").data)
+    assert json.loads(masked["releases.json"])[0]["reason"] == "asked by patient_zip=***"
     assert b"90210" not in masked["audit_entries.jsonl"] and b'\\"patient_zip\\":\\"***\\"' in masked["audit_entries.jsonl"]
     assert json.loads(masked["summary.json"])["pii_masked"] == {"breast-cancer": ["patient_zip"]}
     assert "unavailable" in json.loads(masked["versions.json"])  # breast-cancer is not registered here
     full = _unzip(build_pack(pctx, ADMIN, "breast-cancer").data)
-    assert b"90210" in full["audit_entries.jsonl"]
+    assert b"90210" in full["audit_entries.jsonl"] and b"90210" in full["releases.json"]
     assert pctx.audit.head().details["pii"]["unmasked"] == ["breast-cancer"]
     future = datetime.now(UTC) + timedelta(days=1)
     empty = _unzip(build_pack(pctx, AUD, "diabetes", since=future, until=future + timedelta(days=1)).data)
