@@ -36,7 +36,7 @@ Read here too, documented where they are used: ``VIGIL_HEALTH_WEIGHTS`` and
 (governance.tokens), ``VIGIL_ALIBI_PYTHON`` (monitoring.drift.filemode), ``VIGIL_METRICS_PORT``,
 ``VIGIL_METRICS_HOST``, ``VIGIL_SCHEDULER_LEASE_TTL`` (jobs.scheduler), ``VIGIL_PORT``
 (jobs.demo), ``VIGIL_AUDIT_CHECKPOINT_*`` (governance.audit_anchor), ``VIGIL_TOKEN``
-(jobs._identity). Secrets among them are kept out of ``repr``; core.redact masks them in any text.
+(jobs._identity), ``VIGIL_EXPORT_SIGNING_KEY_FILE`` (governance.audit_export). Secrets among them are kept out of ``repr``; core.redact masks them in any text.
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ class EnvironmentSettings(BaseSettings):
         None, validation_alias="VIGIL_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE")
     job_token: str | None = Field(None, validation_alias="VIGIL_TOKEN")
     audit_retention_days: Annotated[int, _whole(1)] = Field(400, validation_alias="VIGIL_AUDIT_RETENTION_DAYS")
+    export_signing_key_file: str | None = Field(None, validation_alias="VIGIL_EXPORT_SIGNING_KEY_FILE")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
@@ -238,6 +239,7 @@ class Settings:
     job_token: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict)
     audit_retention_days: int = 400  # audit entries younger than this are never purged
+    export_signing_key_file: str | None = None
 
     @property
     def artifacts_dir(self) -> Path:

@@ -264,27 +264,63 @@ def read_audit(ctx: Any, actor: Actor, /, **filters: Any) -> list[AuditRecord]:
     return ctx.audit.query(**filters)
 
 
-def export_audit(ctx: Any, actor: Actor, fmt: str, /, **filters: Any) -> bytes:
-    """CSV or JSONL bytes of the matching entries; needs ``audit.export`` and is itself audited."""
+EXPORT_FORMATS = ("csv", "jsonl", "pdf", "zip")  # zip: an evidence pack (governance.evidence_pack)
+
+
+def render_rows(fmt: str, records: list[AuditRecord]) -> bytes:
+    """The CSV or JSONL bytes of ``records`` (JSONL: one canonical JSON row per line)."""
     import csv
     import io
 
+    if fmt == "jsonl":
+        return "".join(canonical_json(r.to_row()) + "\n" for r in records).encode("utf-8")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(FIELDS), lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: ("" if v is None else v) for k, v in record.to_row().items()})
+    return buffer.getvalue().encode("utf-8")
+
+
+@dataclass(frozen=True)
+class ExportBatch:
+    """What an export renders: the entries (PII masked for the person) and the chain head when read."""
+
+    records: list[AuditRecord]
+    head: AuditRecord | None
+    masked: dict[str, list[str]]  # model -> PII features masked in ``records``
+
+
+def run_export(ctx: Any, actor: Actor, fmt: str, filters: Mapping[str, Any],
+               build: Callable[[ExportBatch], tuple[bytes, dict[str, Any]]], *,
+               action: str = "audit.export", resource: str = "audit_log") -> bytes:
+    """The one export path: check ``audit.export``, read the entries matching ``filters``, mask
+    PII the person may not see (governance.audit_pii), let ``build`` render them (bytes and
+    extra audit details), and audit the export as ``action`` on ``resource``. Returns what
+    ``build`` rendered."""
+    from governance.audit_pii import mask_record, masked_features, model_names, unmasked_models
     from governance.rbac import require
 
-    if fmt not in ("csv", "jsonl"):
-        raise InvalidInput(f"export format must be csv or jsonl, got {fmt!r}")
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     require(ctx, actor, "audit.export", "*")
     records = ctx.audit.query(**filters)
-    if fmt == "jsonl":
-        data = "".join(canonical_json(r.to_row()) + "\n" for r in records).encode("utf-8")
-    else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(FIELDS), lineterminator="\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: ("" if v is None else v) for k, v in record.to_row().items()})
-        data = buffer.getvalue().encode("utf-8")
+    head = ctx.audit.head()
+    masked, models = masked_features(ctx, actor), model_names(ctx)
+    records = [mask_record(r, masked, models) for r in records]
+    data, extra = build(ExportBatch(records, head, masked))
     shown = {k: (v if isinstance(v, str | int | None) else str(v)) for k, v in filters.items()}
-    ctx.audit.append(actor, "audit.export", "audit_log", "success",
-                     details={"format": fmt, "filters": shown, "rows": len(records), "bytes": len(data)})
+    details = {"format": fmt, "filters": shown, "rows": len(records), "bytes": len(data), **extra}
+    unmasked = unmasked_models(ctx, actor)
+    if masked or unmasked:
+        details["pii"] = {"masked": sorted(masked), "unmasked": unmasked}
+    ctx.audit.append(actor, action, resource, "success", details=details)
     return data
+
+
+def export_audit(ctx: Any, actor: Actor, fmt: str, /, **filters: Any) -> bytes:
+    """CSV or JSONL bytes of the matching entries, unsigned (signed exports, PDF included:
+    governance.audit_export); needs ``audit.export`` and is itself audited."""
+    if fmt not in ("csv", "jsonl"):
+        raise InvalidInput(f"export format must be csv or jsonl, got {fmt!r}")
+    return run_export(ctx, actor, fmt, filters, lambda batch: (render_rows(fmt, batch.records), {}))

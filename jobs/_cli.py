@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from core.errors import (
     AuthenticationError,
@@ -34,6 +35,16 @@ EXIT_UNAVAILABLE = 5
 EXIT_NO_DATA = 6
 
 log = logging.getLogger("vigil.jobs")
+
+
+def iso_time(value: str) -> datetime:
+    """argparse type of an ISO-8601 moment (UTC unless it carries an offset; ``Z`` allowed)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO-8601 time: {value!r} (e.g. 2027-01-01T00:00:00Z)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def setup_logging(verbose: bool = False) -> None:

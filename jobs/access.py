@@ -32,26 +32,17 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.errors import InvalidInput
-from jobs._cli import EXIT_OK, parser, run_main, setup_logging
+from jobs._cli import EXIT_OK, iso_time, parser, run_main, setup_logging
 from jobs._identity import AS_HELP, cli_actor
 
 if TYPE_CHECKING:
     from core.actor import Actor
     from core.context import AppContext
     from governance.access_review import AccessReview, ReviewRow, WhoCan
-
-
-def _when(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO-8601 time: {value!r} (e.g. 2027-01-01T00:00:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -95,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("role", help="viewer, operator, reviewer, auditor or admin")
     c.add_argument("--scope", default="*", help="a configured model name, or * (default)")
     c.add_argument("--reason", required=True, help="why the access is needed (recorded)")
-    c.add_argument("--valid-from", type=_when, default=None, help="ISO-8601 start (default now)")
-    c.add_argument("--expires-at", type=_when, default=None, help="ISO-8601 end (default never)")
+    c.add_argument("--valid-from", type=iso_time, default=None, help="ISO-8601 start (default now)")
+    c.add_argument("--expires-at", type=iso_time, default=None, help="ISO-8601 end (default never)")
     c = cmd("revoke", "revoke a grant now")
     c.add_argument("grant_id", type=int)
     c.add_argument("--reason", required=True)
@@ -110,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("token_id", type=int)
     c = cmd("review", "access review (needs audit.read): grants active at a moment, what expires "
                       "within 30 days, accounts unused for 90 days; or who could do an action then")
-    c.add_argument("--at", type=_when, default=None, help="ISO-8601 moment to review (default now)")
+    c.add_argument("--at", type=iso_time, default=None, help="ISO-8601 moment to review (default now)")
     c.add_argument("--format", choices=("text", "csv"), default="text", help="text (default) or csv")
     c.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of standard output")
     c.add_argument("--who-can", dest="who_can", default=None, metavar="ACTION",

@@ -1,14 +1,16 @@
 """Audit log: filter the entries, check the chain, export what you see (the export is audited).
 
-governance.audit's services (read_audit, export_audit) and governance.system.verify_audit
-check the permission themselves."""
+governance.audit's read_audit, governance.audit_export's export_signed (CSV, JSONL or PDF with a
+signed manifest, downloaded as one zip) and governance.system.verify_audit check the permission
+themselves."""
 
 from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
 from core.redact import redact_obj, redact_text
-from governance.audit import OUTCOMES, export_audit, read_audit
+from governance.audit import OUTCOMES, read_audit
+from governance.audit_export import export_signed
 from ui import loaders, state
 from ui.auth import actor_for, require_user
 from ui.components import ask_confirmation, confirm, esc, show_outcome
@@ -80,18 +82,20 @@ else:
 
 if user_can(ctx, user.username, "audit.export"):
     st.subheader("Export")
-    fmt = st.radio("Format", ["csv", "jsonl"], horizontal=True, key="audit.export_format")
+    fmt = st.radio("Format", ["csv", "jsonl", "pdf"], horizontal=True, key="audit.export_format",
+                   format_func=lambda f: {"csv": "CSV", "jsonl": "JSON lines", "pdf": "PDF report"}[f])
     st.caption("The export contains every entry matching the filters (no row limit) and is itself "
-               "recorded in the audit log.")
+               "recorded in the audit log. It downloads as one zip: the file, its manifest "
+               "(FILE.manifest.json) and the console's Ed25519 signature of the manifest (FILE.sig); "
+               "check it anywhere with `python -m jobs.audit verify-export FILE --public-key KEY.pem`. "
+               "Values of PII-tagged features are masked unless you may view them.")
     if st.button("Export...", icon=":material/download:", key="audit.export"):
         st.session_state.pop(state.AUDIT_EXPORT_RESULT, None)
         ask_confirmation("audit.export")
 
     def _export() -> tuple[str, str, bytes]:
-        data = export_audit(ctx, actor, fmt, **filters)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        mime = "text/csv" if fmt == "csv" else "application/jsonl"
-        return f"vigil-audit-{stamp}.{fmt}", mime, data
+        signed = export_signed(ctx, actor, fmt, **filters)
+        return signed.name, "application/zip", signed.zip_bytes()
 
     shown = ", ".join(f"{k}={v}" for k, v in filters.items()) or "none"
     confirm("audit.export",
@@ -100,8 +104,10 @@ if user_can(ctx, user.username, "audit.export"):
             _export, result_key=state.AUDIT_EXPORT_RESULT, error_key=state.AUDIT_EXPORT_ERROR,
             confirm_label="Export")
     show_outcome(state.AUDIT_EXPORT_RESULT, state.AUDIT_EXPORT_ERROR, keep_result=True,
-                 success=lambda r: f"Export ready: {r[0]} ({len(r[2]):,} bytes)")
+                 success=lambda r: f"Signed export ready: {r[0]} with its manifest and signature "
+                                   f"({len(r[2]):,} bytes zipped)")
     if state.AUDIT_EXPORT_RESULT in st.session_state:
         name, mime, data = st.session_state[state.AUDIT_EXPORT_RESULT]
-        st.download_button(f"Download {name}", data=data, file_name=name, mime=mime,
-                           key="audit.download", icon=":material/file_download:")
+        st.download_button(f"Download {name}", data=data, file_name=f"{name}.zip", mime=mime,
+                           key="audit.download", icon=":material/file_download:",
+                           help=f"{name}.zip holds {name}, {name}.manifest.json and {name}.sig")
