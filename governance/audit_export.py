@@ -35,7 +35,7 @@ from typing import Any
 from core.actor import Actor
 from core.errors import InvalidInput
 from governance.audit import FIELDS, ExportBatch, canonical_json, render_rows, run_export, utc_ts
-from governance.audit_anchor import key_id
+from governance.audit_checkpoint import key_id
 from governance.export_keys import (  # noqa: F401  (re-exported: the signing key's public names)
     existing_public_pem,
     export_public_key,

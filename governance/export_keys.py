@@ -16,7 +16,7 @@ from typing import Any
 
 from core.actor import Actor
 from core.errors import ConfigError, InvalidInput
-from governance.audit_anchor import key_id
+from governance.audit_checkpoint import key_id
 
 KEY_FILE_ENV = "VIGIL_EXPORT_SIGNING_KEY_FILE"
 DEFAULT_KEY = "export-signing.pem"

@@ -125,7 +125,7 @@ def test_signature_from_another_key_fails(auditor_ctx, tmp_path) -> None:  # typ
     problems = verify_export(path, public_key_pem=_pem(auditor_ctx))
     assert len(problems) == 1 and problems[0].startswith("bad signature"), problems
     # the same with the forger's key id written into the manifest: the key is named
-    from governance.audit_anchor import key_id
+    from governance.audit_checkpoint import key_id
     from governance.audit_export import sign_manifest
 
     forged = {**json.loads(signed.manifest), "key_id": key_id(other.public_key())}
