@@ -15,7 +15,7 @@ from ui import loaders, state
 from ui.auth import actor_for, require_user
 from ui.components import ask_confirmation, confirm, esc, show_outcome
 from ui.context import get_context
-from ui.nav import user_can
+from ui.nav import permitted_models, user_can
 
 ctx = get_context()
 user = require_user()
@@ -111,3 +111,42 @@ if user_can(ctx, user.username, "audit.export"):
         st.download_button(f"Download {name}", data=data, file_name=f"{name}.zip", mime=mime,
                            key="audit.download", icon=":material/file_download:",
                            help=f"{name}.zip holds {name}, {name}.manifest.json and {name}.sig")
+
+    st.subheader("Evidence pack of a model")
+    st.caption("One signed zip for one model and period: the model card, its versions and metrics "
+               "from MLflow, release requests with gates and decisions, drift and SLO summaries, the "
+               "SHAP report hashes and the audit entries about the model. A part whose service does "
+               "not answer says so inside the pack. Recorded in the audit log.")
+    models = permitted_models(ctx, user.username)
+    if not models:
+        st.caption("No model is visible to you.")
+    else:
+        p1, p2 = st.columns(2)
+        pack_model = p1.selectbox("Model", models, key="audit.pack_model")
+        pack_days = p2.number_input("Last days", min_value=1, max_value=3660, value=30, step=1,
+                                    key="audit.pack_days")
+        if st.button("Build evidence pack...", icon=":material/inventory_2:", key="audit.pack"):
+            st.session_state.pop(state.AUDIT_PACK_RESULT, None)
+            ask_confirmation("audit.pack")
+
+        def _pack() -> tuple[str, str, bytes]:
+            from governance.evidence_pack import build_pack
+
+            until = datetime.now(UTC)
+            pack = build_pack(ctx, actor, pack_model, until - timedelta(days=int(pack_days)), until,
+                              file_name=f"vigil-evidence-{pack_model}-{until:%Y%m%d}.zip")
+            return pack.name, "application/zip", pack.zip_bytes()
+
+        confirm("audit.pack",
+                f"Build the evidence pack of **{esc(pack_model)}** for the last {int(pack_days)} days? "
+                "It is recorded in the audit log under your name.",
+                _pack, result_key=state.AUDIT_PACK_RESULT, error_key=state.AUDIT_PACK_ERROR,
+                confirm_label="Build")
+        show_outcome(state.AUDIT_PACK_RESULT, state.AUDIT_PACK_ERROR, keep_result=True,
+                     success=lambda r: f"Signed evidence pack ready: {r[0]} ({len(r[2]):,} bytes with "
+                                       "its manifest and signature)")
+        if state.AUDIT_PACK_RESULT in st.session_state:
+            name, mime, data = st.session_state[state.AUDIT_PACK_RESULT]
+            st.download_button(f"Download {name} (signed)", data=data, file_name=f"{name}.signed.zip", mime=mime,
+                               key="audit.pack_download", icon=":material/file_download:",
+                               help=f"holds {name}, {name}.manifest.json and {name}.sig")

@@ -20,8 +20,10 @@ AUTH_COOKIE_STALE = "auth.cookie_stale"  # cookie token this browser session mus
 SIGN_IN_ERROR = "sign_in.error"
 
 # Audit page
-AUDIT_EXPORT_RESULT = "audit.export_result"  # (filename, mime, bytes) of the last confirmed export
+AUDIT_EXPORT_RESULT = "audit.export_result"  # (filename, mime, zip bytes) of the last confirmed export
 AUDIT_EXPORT_ERROR = "audit.export_error"
+AUDIT_PACK_RESULT = "audit.pack_result"  # (filename, mime, zip bytes) of the last evidence pack
+AUDIT_PACK_ERROR = "audit.pack_error"
 
 # Access page
 ACCESS_RESULT = "access.result"  # message of the last confirmed grant / revoke
