@@ -171,7 +171,7 @@ def export_signed(ctx: Any, actor: Actor, fmt: str, /, *, file_name: str | None 
         if fmt == "pdf":
             from governance.audit_report import render_pdf  # the PDF report (built beside this)
 
-            scope = {**{k: str(v) for k, v in query.items()},
+            scope = {**({k: str(v) for k, v in query.items()} or {"filters": "none: every entry of the log"}),
                      "seq range": f"{records[0].seq}-{records[-1].seq}" if records else "no entries",
                      "chain head at export": f"seq {batch.head.seq}" if batch.head else "empty log",
                      "PII masked": "; ".join(f"{m}: {', '.join(f)}" for m, f in batch.masked.items()) or "none"}
