@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Source = Literal["ui", "job", "cli"]
+Source = Literal["ui", "job", "cli", "mcp"]
 
 
 @dataclass(frozen=True)
