@@ -76,6 +76,18 @@ def latest_health(ctx: Any, model: str, *, viewer: str | None = None) -> HealthS
         return _view(row) if row else None
 
 
+def health_at(ctx: Any, model: str, at: datetime, *, viewer: str | None = None) -> HealthSnapshotView | None:
+    """The newest snapshot of ``model`` taken at or before ``at`` (None when none was): the
+    health as it stood then, for questions about replayed history; ``viewer`` must be allowed
+    to view ``model``."""
+    require_view(ctx, viewer, model)
+    with session_scope(ctx.engine) as session:
+        row = session.scalars(select(HealthSnapshot).where(HealthSnapshot.model == model,
+                                                           HealthSnapshot.at <= aware(at))
+                              .order_by(desc(HealthSnapshot.at), desc(HealthSnapshot.id)).limit(1)).first()
+        return _view(row) if row else None
+
+
 def health_history(ctx: Any, model: str, *, since: datetime | None = None, limit: int = 5000,
                    viewer: str | None = None) -> list[HealthSnapshotView]:
     """Snapshots of ``model`` since ``since``, oldest first; ``viewer`` must be allowed to view it."""
