@@ -221,7 +221,7 @@ def drift_summary(call: Call, model: ModelName, start: When = None, end: When = 
     ctx, who = call.ctx, call.actor.username
     spec = ctx.models.get(model)
     th = spec.thresholds
-    out = DriftSummary(model=model, multiple_testing=th.multiple_testing, alpha=th.drift_alpha)
+    out = DriftSummary(model=model, multiple_testing=th.multiple_testing, alpha=th.drift_alpha, limit=limit)
     notes = []
     if lo is None and hi is None:
         run = latest_run(ctx, model, window=window or None, viewer=who)
@@ -230,8 +230,7 @@ def drift_summary(call: Call, model: ModelName, start: When = None, end: When = 
         runs = [r for r in runs if hi is None or r.window_end < hi]
         chunk, next_offset = page(runs, limit, offset)
         out.runs = [_run(r) for r in chunk]
-        if next_offset is not None:
-            notes.append(f"{len(runs)} runs in the window; this page starts at {offset}, next_offset {next_offset}")
+        out.offset, out.limit, out.total, out.next_offset = offset, limit, len(runs), next_offset
         newest = runs[-1] if runs else None
         from monitoring.drift.service import get_run
 

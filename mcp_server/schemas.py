@@ -118,13 +118,13 @@ class MattersFeature(BaseModel):
     drifted: bool
 
 
-class DriftSummary(BaseModel):
+class DriftSummary(Paged):
     model: str
     multiple_testing: str = Field(description="the multiple-testing correction the model's checks use (bh | bonferroni)")
     alpha: float | None = None
     latest: DriftRun | None = Field(None, description="the run with the newest window end (in the window asked for)")
     features: list[DriftFeature] = Field(default_factory=list, description="the latest run's features, most severe first")
-    runs: list[DriftRun] = Field(default_factory=list, description="runs whose window ends in [start, end), oldest first")
+    runs: list[DriftRun] = Field(default_factory=list, description="runs whose window ends in [start, end), oldest first; paged (total, next_offset)")
     drift_that_matters: list[MattersFeature] = Field(
         default_factory=list, description="drifted features ranked by severity x SHAP importance")
     drift_that_matters_flag: bool = Field(False, description="true when a drifted feature carries SHAP importance")
