@@ -151,6 +151,7 @@ def test_audit_search_is_refused_to_a_viewer_and_the_refusal_is_audited_via_mcp(
     denied = [e for e in story.audit.query(action="audit.read") if e.outcome == "denied"]
     assert denied and denied[-1].actor == "val" and denied[-1].source == "mcp"
     assert denied[-1].client_addr == "test-client@127.0.0.1"
+    assert story.audit.verify().ok  # an entry from source mcp keeps the hash chain verifiable
 
 
 def test_audit_search_pages_filters_and_masks_pii_for_an_auditor(story) -> None:  # type: ignore[no-untyped-def]
@@ -184,3 +185,16 @@ def test_health_history_resource_and_releases_read(story) -> None:  # type: igno
     assert "critical" in [p["status"] for p in doc["points"]]
     rel = tools.releases(call_as(story, "val"), BC)
     assert rel.requests == [] and rel.alias_history == [] and rel.next_offset is None
+
+
+def test_mlflow_down_degrades_the_champion_to_a_note(sqlite_ctx) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    add_user(sqlite_ctx, "val", "viewer", BC)
+    health_story(sqlite_ctx, BC)
+    down = dataclasses.replace(sqlite_ctx, settings=dataclasses.replace(
+        sqlite_ctx.settings, mlflow_tracking_uri="http://127.0.0.1:9"))
+    m = tools.list_models(call_as(down, "val")).models[0]
+    assert m.champion_version is None and m.note.startswith("MLflow did not answer")
+    assert m.health_status == "ok"  # the rest of the answer stands
+    assert tools.releases(call_as(down, "val"), BC).note.startswith("MLflow did not answer")
