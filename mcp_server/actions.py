@@ -45,9 +45,15 @@ def request_rollback(call: Call, model: ModelName, reason: Reason,
                      confirmed: bool = False) -> ActionResult:
     from governance.promotion import rollback
 
+    from governance.rbac import can
+
     check_model(call, model)
     if confirmed is not True:
-        return ActionResult(action="request_rollback", model=model, done=False, message=NOT_CONFIRMED,
+        # the Releases page shows its Rollback button by the same check; the service checks again
+        message = NOT_CONFIRMED if can(call.ctx, call.actor.username, "model.rollback", model) else (
+            f"Nothing was rolled back: {call.actor.username} may not roll back {model} (needs the "
+            "model.rollback permission on it); ask an operator.")
+        return ActionResult(action="request_rollback", model=model, done=False, message=message,
                             details={"to_version": to_version})
     move = rollback(call.ctx, call.actor, model, reason=reason, to_version=to_version)
     return ActionResult(

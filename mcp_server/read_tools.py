@@ -394,7 +394,7 @@ def audit_search(call: Call, since: When = None, until: When = None,
                                   reason=redact_text(rec.reason), source=rec.source, client=rec.client_addr,
                                   details=redact_obj(rec.details) if rec.details else {}))
     more = len(records) > offset + limit
-    return AuditPage(entries=entries, offset=offset, limit=limit, total=offset + len(chunk),
+    return AuditPage(entries=entries, offset=offset, limit=limit, total=None,
                      next_offset=offset + limit if more else None)
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 class Paged(BaseModel):
     offset: int = 0
     limit: int = 50
-    total: int = 0
+    total: int | None = Field(0, description="how many items match; null where counting them all would be costly")
     next_offset: int | None = Field(None, description="offset of the next page; null on the last one")
 
 

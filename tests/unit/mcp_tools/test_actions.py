@@ -48,6 +48,8 @@ def test_an_unconfirmed_rollback_changes_nothing_and_says_where_to_confirm(pctx)
     before = pctx.audit.count()
     out = actions.request_rollback(call_as(pctx, "opal"), BC, "latency incident")
     assert out.done is False and "Releases page" in out.message and "confirmed=true" in out.message
+    refused = actions.request_rollback(call_as(pctx, "vic"), BC, "latency incident")
+    assert refused.done is False and "may not roll back" in refused.message
     assert pctx.audit.count() == before and aliases(pctx)["champion"] == "3"
 
 
