@@ -414,20 +414,24 @@ def release_view(view: Any, may_decide: bool) -> ReleaseRequest:
 
 @REGISTRY.tool(
     "releases",
-    "Read only. A model's release requests (gates, stages, decisions, state), the open requests you "
-    "may approve or reject now, the champion version and the alias history (promotions, rollbacks), "
-    "newest first; requests and alias moves are paged together by limit/offset.")
-def releases(call: Call, model: ModelName, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0) -> Releases:
+    "Read only. Release requests (gates, stages, decisions, state) with the open ones you may approve or "
+    "reject now; for one model also its champion version and alias history (promotions, rollbacks). "
+    "Without model: the requests of every model you may view (what awaits your decision). Newest first; "
+    "requests and alias moves are paged together by limit/offset.")
+def releases(call: Call, model: Annotated[str | None, Field(description="a monitored model; omit for all",
+                                                            max_length=200)] = None,
+             limit: Limit = DEFAULT_LIMIT, offset: Offset = 0) -> Releases:
     from governance import release_reads
     from governance import releases as service
     from governance.registry import champion_of, model_versions
 
-    check_model(call, model)
+    if model is not None:
+        check_model(call, model)
     limit, offset = check_page(limit, offset)
     ctx, who = call.ctx, call.actor.username
     requests = service.list_requests(ctx, viewer=who, model=model)
     decidable = {v.id for v in service.list_requests(ctx, viewer=who, model=model, decidable=True)}
-    moves = release_reads.alias_moves(ctx, who, model, limit=offset + limit + 1)
+    moves = release_reads.alias_moves(ctx, who, model, limit=offset + limit + 1) if model is not None else []
     req_page, req_next = page(requests, limit, offset)
     move_page = moves[offset:offset + limit]
     more = req_next is not None or len(moves) > offset + limit
@@ -439,6 +443,8 @@ def releases(call: Call, model: ModelName, limit: Limit = DEFAULT_LIMIT, offset:
                                             to_version=m.to_version, kind=m.kind, actor=m.actor, reason=m.reason,
                                             request_id=m.request_id, moved_at=iso(m.moved_at))
                                   for m in move_page])
+    if model is None:
+        return out
     try:
         champion = champion_of(model_versions(ctx, model, viewer=who))
         out.champion_version = champion.version if champion else None

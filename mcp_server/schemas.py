@@ -256,7 +256,7 @@ class AliasMove(BaseModel):
 
 
 class Releases(Paged):
-    model: str
+    model: str | None = Field(None, description="null: every model you may view")
     champion_version: str | None = None
     requests: list[ReleaseRequest] = Field(default_factory=list)
     awaiting_your_decision: list[int] = Field(default_factory=list,

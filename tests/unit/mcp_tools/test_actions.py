@@ -90,6 +90,8 @@ def test_a_release_request_is_opened_then_decided_with_four_eyes(pctx) -> None: 
     seen = read_tools.releases(call_as(pctx, "rita"), BC)
     assert seen.awaiting_your_decision == [request_id] and seen.requests[0].you_may_decide
     assert read_tools.releases(call_as(pctx, "vic"), BC).awaiting_your_decision == []
+    everywhere = read_tools.releases(call_as(pctx, "rita"))  # all her models: what awaits her
+    assert everywhere.awaiting_your_decision == [request_id] and everywhere.alias_history == []
     approved = actions.decide_release(call_as(pctx, "rita"), request_id, "approve", "metrics fine")
     assert approved.details["state"] == "open" and approved.details["decisions"][0].startswith("rita approved")
     rejected = actions.decide_release(call_as(pctx, "rob"), request_id, "reject", "wait for the incident review")
