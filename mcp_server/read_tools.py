@@ -213,8 +213,12 @@ def drift_summary(call: Call, model: ModelName, start: When = None, end: When = 
     from monitoring.drift.service import latest_run, list_runs
     from monitoring.explain.service import drift_that_matters
 
+    from core.timeutil import parse_window
+
     check_model(call, model)
     limit, offset = check_page(limit, offset)
+    if window:
+        parse_window(window)  # InvalidInput naming the expected form
     lo, hi = parse_when(start, "start"), parse_when(end, "end")
     if lo is not None and hi is not None and hi <= lo:
         raise InvalidInput("end must be after start")

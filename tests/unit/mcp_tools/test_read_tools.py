@@ -104,6 +104,10 @@ def test_drift_summary_latest_and_a_window_with_the_correction_and_drift_that_ma
     window = tools.drift_summary(call_as(story, "val"), BC, start=(END - timedelta(days=3)).isoformat(),
                                  end=(END - timedelta(days=1)).isoformat())
     assert [r.run_id for r in window.runs] == [earlier.id] and window.latest.run_id == earlier.id
+    paged = tools.drift_summary(call_as(story, "val"), BC, start="2026-01-01", limit=1)
+    assert (paged.total, paged.next_offset, [r.run_id for r in paged.runs]) == (2, 1, [earlier.id])
+    rest = tools.drift_summary(call_as(story, "val"), BC, start="2026-01-01", limit=1, offset=1)
+    assert rest.next_offset is None and [r.run_id for r in rest.runs] == [run.id]
     empty = tools.drift_summary(call_as(story, "val"), BC, start="2020-01-01", end="2020-01-02")
     assert empty.latest is None and "no drift run in that window" in empty.note
 
@@ -141,6 +145,8 @@ def test_reads_are_refused_outside_the_callers_scope_and_bad_arguments_are_one_l
         tools.model_health(call, BC, at="yesterday")
     with pytest.raises(InvalidInput, match="limit"):
         tools.releases(call, BC, limit=500)
+    with pytest.raises(InvalidInput, match="expected a positive number and a unit"):
+        tools.drift_summary(call, BC, window="1d; drop table drift_runs")
     with pytest.raises(InvalidInput, match="end must be after start"):
         tools.drift_summary(call, BC, start="2026-11-25", end="2026-11-24")
 
