@@ -20,7 +20,7 @@ that moment (monitoring.slo.service.get_series, as the SLO page's "Budget over t
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -498,17 +498,23 @@ def health_history_resource(call: Call, model: str) -> str:
     "investigate_model",
     "Walk through a model's state: health, then SLOs, then drift, then explanations, naming the tools.")
 def investigate_model(model: str, at: str | None = None) -> str:
-    when = f" at {at}" if at else " now"
-    at_arg = f', at="{at}"' if at else ""
+    if not isinstance(model, str) or not model.strip() or len(model) > 200:
+        raise InvalidInput("model must be a monitored model's name (list_models shows them)")
+    moment = parse_when(at)  # InvalidInput (one line) for anything but an ISO-8601 time
+    name = json.dumps(model.strip())  # quoted and escaped as a tool argument
+    when = f" at {iso(moment)}" if moment else " now"
+    at_arg = f', at="{iso(moment)}"' if moment else ""
+    drift_args = ""
+    if moment is not None:  # the drift runs around that moment: from two days before to one after
+        drift_args = f', start="{iso(moment - timedelta(days=2))}", end="{iso(moment + timedelta(days=1))}"'
     return (
-        f"Investigate what is wrong with the model {model!r}{when}, using the Vigil tools in this order:\n"
-        f"1. model_health(model=\"{model}\"{at_arg}): the score, status and the components pulling it down.\n"
-        f"2. slo_status(model=\"{model}\"{at_arg}): which SLOs burn their error budget and which burn-rate "
+        f"Investigate what is wrong with the model {name}{when}, using the Vigil tools in this order:\n"
+        f"1. model_health(model={name}{at_arg}): the score, status and the components pulling it down.\n"
+        f"2. slo_status(model={name}{at_arg}): which SLOs burn their error budget and which burn-rate "
         "alerts (page/ticket) fire; latency and error rate.\n"
-        f"3. drift_summary(model=\"{model}\""
-        + (f', end="{at}"' if at else "")
-        + "): which features drifted, how severely, and whether it is drift that matters.\n"
-        f"4. explanations(model=\"{model}\"): the top features and whether the attributions drifted.\n"
+        f"3. drift_summary(model={name}{drift_args}): which features drifted, how severely, and "
+        "whether it is drift that matters.\n"
+        f"4. explanations(model={name}): the top features and whether the attributions drifted.\n"
         "Then say in a few sentences what is wrong, since when, which evidence shows it, and what a person "
         "could do next (releases shows the champion and its history; request_rollback and request_retrain "
         "need a person's confirmation). Do not guess figures the tools did not return."
