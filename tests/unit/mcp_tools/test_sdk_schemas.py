@@ -1,0 +1,26 @@
+"""The registry's tool functions as the MCP SDK reads them (its own func_metadata, the call
+parameter left to the server): every argument gets a JSON schema with the bounds the tools
+check, and every tool an output schema from its pydantic model."""
+
+from __future__ import annotations
+
+import pytest
+
+func_metadata = pytest.importorskip("mcp.server.mcpserver.utilities.func_metadata").func_metadata
+
+
+def test_every_tool_has_input_and_output_schemas_the_sdk_accepts() -> None:
+    from mcp_server.registry import load
+
+    for spec in load().tools:
+        meta = func_metadata(spec.func, skip_names=["call"], structured_output=True)
+        props = meta.arg_model.model_json_schema().get("properties", {})
+        assert "call" not in props, spec.name
+        assert meta.output_schema and meta.output_schema.get("type") == "object", spec.name
+    tools = {t.name: t for t in load().tools}
+    limit = func_metadata(tools["audit_search"].func, skip_names=["call"]).arg_model.model_json_schema()
+    schema = limit["properties"]["limit"]
+    assert (schema["minimum"], schema["maximum"], schema["default"]) == (1, 200, 50)
+    decide = func_metadata(tools["decide_release"].func, skip_names=["call"]).arg_model.model_json_schema()
+    assert decide["properties"]["decision"]["enum"] == ["approve", "reject"]
+    assert decide["required"] == ["request_id", "decision"]
