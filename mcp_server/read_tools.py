@@ -56,11 +56,13 @@ from mcp_server.schemas import (
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+MAX_OFFSET = 100_000  # deeper than this, narrow the filters (since/until) instead
 
 ModelName = Annotated[str, Field(description="a monitored model's name, as list_models shows it", max_length=200)]
 When = Annotated[str | None, Field(description="ISO-8601 time (UTC unless it has an offset)", max_length=64)]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"page size (1-{MAX_LIMIT})")]
-Offset = Annotated[int, Field(ge=0, description="where the page starts (a previous page's next_offset)")]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET,
+                                description="where the page starts (a previous page's next_offset)")]
 
 
 # -- argument checks (the same rules when called without the SDK's validation) --------------------
@@ -90,8 +92,8 @@ def parse_when(value: str | None, name: str = "at") -> datetime | None:
 def check_page(limit: int, offset: int) -> tuple[int, int]:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIMIT}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput("offset must be an integer of 0 or more")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be an integer from 0 to {MAX_OFFSET}; narrow the filters to go further")
     return limit, offset
 
 
