@@ -141,8 +141,10 @@ def test_explanations_read_the_latest_report(story) -> None:  # type: ignore[no-
 
 def test_reads_are_refused_outside_the_callers_scope_and_bad_arguments_are_one_line(story) -> None:  # type: ignore[no-untyped-def]
     call = call_as(story, "val")
-    with pytest.raises(PermissionDenied):
-        tools.model_health(call, "diabetes")
+    for read in (tools.model_health, tools.slo_status, tools.drift_summary, tools.explanations, tools.releases,
+                 tools.health_history_resource, tools.drift_latest_resource, tools.shap_latest_resource):
+        with pytest.raises(PermissionDenied):
+            read(call, "diabetes")  # the viewer's grant is on breast-cancer only
     with pytest.raises(InvalidInput, match="unknown model 'nope'; the monitored models are"):
         tools.slo_status(call, "nope")
     with pytest.raises(InvalidInput, match="ISO-8601"):
