@@ -3,15 +3,17 @@ user (``Actor(username, "mcp", client_addr=...)``), so the service checks the pe
 the action or its refusal (source ``mcp``, naming the client) and enforces its own rules (four
 eyes, gates, one active retrain). Nothing here decides whether an action is allowed.
 
-- request_rollback -> governance.promotion.rollback (Releases page, "Rollback..."). There is no
-  service that files a *pending* rollback for a person to confirm later, so without
-  ``confirmed=true`` the tool changes nothing, audits nothing and answers that the rollback must be
-  confirmed in the console's Releases page (or by calling again with ``confirmed=true`` once the
-  person the assistant acts for has confirmed: the server asks them, where the client can).
+- request_rollback -> governance.promotion.rollback (Releases page, "Rollback...").
 - request_retrain -> governance.retrain.request_retrain: the queue already is a request that a
   worker (or a person, through the Releases page) acts on.
 - open_release_request -> governance.releases.request_release (a request; approvals decide it).
 - decide_release -> governance.releases.approve / reject (Approvals page).
+
+request_rollback and decide_release are ``confirm=True``: the server asks the person through
+elicitation and passes ``confirmed`` (True only when they accepted; the client never sets it).
+No service files a *pending* rollback or decision for a person to take later, so with
+``confirmed=False`` (declined, or a client that cannot be asked) these tools change nothing,
+audit nothing and answer where to do it in the console instead.
 
 Errors (refused, conflict, invalid input) are raised as core.errors exceptions with one-line
 messages; the server turns them into tool errors.
@@ -29,16 +31,19 @@ from mcp_server.schemas import ActionResult
 Reason = Annotated[str, Field(min_length=1, max_length=2000, description="why (recorded in the audit log)")]
 
 NOT_CONFIRMED = ("Nothing was rolled back: a rollback moves the champion that serves traffic, so a person must "
-                 "confirm it. Confirm it in the console's Releases page (Rollback...), or call request_rollback "
-                 "again with confirmed=true once the person you act for has confirmed.")
+                 "confirm it, and it was not confirmed here. Roll back in the console's Releases page "
+                 "(Rollback...), or ask again from a client that can ask you to confirm.")
+NOT_DECIDED = ("Nothing was decided: a decision on a release request needs your confirmation, and it was not "
+               "confirmed here. Decide it in the console's Approvals page, or ask again from a client that can "
+               "ask you to confirm.")
 
 
 @REGISTRY.tool(
     "request_rollback",
     "Changes the champion: points the model's 'champion' alias in MLflow back at to_version (default: the "
     "previous champion) and runs the model's deploy hook, as the Releases page's Rollback does. Needs "
-    "model.rollback on the model and a reason; audited. Only with confirmed=true, after the person you act "
-    "for confirmed; with confirmed=false nothing changes and the answer says where to confirm it.",
+    "model.rollback on the model and a reason; audited. Only once you confirm it when asked; unconfirmed, "
+    "nothing changes and the answer says where to roll back in the console.",
     changes=True, confirm=True)
 def request_rollback(call: Call, model: ModelName, reason: Reason,
                      to_version: Annotated[str | None, Field(max_length=64, description="version to go back to")] = None,
@@ -103,15 +108,22 @@ def open_release_request(call: Call, model: ModelName,
     "decide_release",
     "Approves or rejects the current stage of a release request, as the Approvals page does; an approval "
     "of the last stage promotes the version to champion. Needs release.approve and the stage's role; four "
-    "eyes applies (not your own request or version); audited. A rejection needs a comment.",
+    "eyes applies (not your own request or version); audited. A rejection needs a comment. Only once you "
+    "confirm it when asked; unconfirmed, nothing changes.",
     changes=True, confirm=True)
 def decide_release(call: Call, request_id: Annotated[int, Field(ge=1)],
                    decision: Literal["approve", "reject"],
-                   comment: Annotated[str, Field(max_length=4000)] = "") -> ActionResult:
+                   comment: Annotated[str, Field(max_length=4000)] = "",
+                   confirmed: bool = False) -> ActionResult:
     from governance import releases
 
     if isinstance(request_id, bool) or not isinstance(request_id, int) or request_id < 1:
         raise InvalidInput("request_id must be a positive integer")
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("decision must be approve or reject")
+    if confirmed is not True:
+        return ActionResult(action="decide_release", done=False, message=NOT_DECIDED,
+                            details={"request_id": request_id, "decision": decision})
     if decision == "approve":
         view = releases.approve(call.ctx, call.actor, request_id, comment=comment)
     elif decision == "reject":

@@ -47,7 +47,7 @@ def test_a_viewers_rollback_is_refused_and_audited_by_the_service_via_mcp(pctx) 
 def test_an_unconfirmed_rollback_changes_nothing_and_says_where_to_confirm(pctx) -> None:  # type: ignore[no-untyped-def]
     before = pctx.audit.count()
     out = actions.request_rollback(call_as(pctx, "opal"), BC, "latency incident")
-    assert out.done is False and "Releases page" in out.message and "confirmed=true" in out.message
+    assert out.done is False and "Releases page" in out.message
     refused = actions.request_rollback(call_as(pctx, "vic"), BC, "latency incident")
     assert refused.done is False and "may not roll back" in refused.message
     assert pctx.audit.count() == before and aliases(pctx)["champion"] == "3"
@@ -86,15 +86,21 @@ def test_a_release_request_is_opened_then_decided_with_four_eyes(pctx) -> None: 
     assert last(pctx, "release.request").source == "mcp"
     # rex requested it: four eyes (the service's rule) refuses his decision
     with pytest.raises(PermissionDenied):
-        actions.decide_release(call_as(pctx, "rex"), request_id, "approve", "")
+        actions.decide_release(call_as(pctx, "rex"), request_id, "approve", "", confirmed=True)
     seen = read_tools.releases(call_as(pctx, "rita"), BC)
     assert seen.awaiting_your_decision == [request_id] and seen.requests[0].you_may_decide
     assert read_tools.releases(call_as(pctx, "vic"), BC).awaiting_your_decision == []
     everywhere = read_tools.releases(call_as(pctx, "rita"))  # all her models: what awaits her
     assert everywhere.awaiting_your_decision == [request_id] and everywhere.alias_history == []
-    approved = actions.decide_release(call_as(pctx, "rita"), request_id, "approve", "metrics fine")
+    before = pctx.audit.count()
+    unconfirmed = actions.decide_release(call_as(pctx, "rita"), request_id, "approve", "metrics fine")
+    assert unconfirmed.done is False and "Approvals page" in unconfirmed.message
+    assert pctx.audit.count() == before  # nothing decided, nothing audited
+    approved = actions.decide_release(call_as(pctx, "rita"), request_id, "approve", "metrics fine",
+                                      confirmed=True)
     assert approved.details["state"] == "open" and approved.details["decisions"][0].startswith("rita approved")
-    rejected = actions.decide_release(call_as(pctx, "rob"), request_id, "reject", "wait for the incident review")
+    rejected = actions.decide_release(call_as(pctx, "rob"), request_id, "reject", "wait for the incident review",
+                                      confirmed=True)
     assert rejected.details["state"] == "rejected" and aliases(pctx)["champion"] == "3"
     entry = last(pctx, "release.reject")
     assert (entry.actor, entry.source, entry.client_addr) == ("rob", "mcp", CLIENT)
