@@ -32,12 +32,36 @@ def build_parser():  # type: ignore[no-untyped-def]
     p.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP + " (stdio only)")
     p.add_argument("--host", default="127.0.0.1", help="http: address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="http: port (default 8765)")
+    p.add_argument("--list-tools", action="store_true",
+                   help="print each tool, resource and prompt with what it may change, and exit")
     return p
+
+
+def list_offer() -> str:
+    """The tools, resources and prompts the server offers, one line each (Markdown table rows)."""
+    from mcp_server.registry import load
+
+    import mcp_server.server_tools  # noqa: F401  (the server's own tools)
+
+    registry = load()
+    lines = ["| kind | name | may change | description |", "|---|---|---|---|"]
+    for tool in sorted(registry.tools, key=lambda t: t.name):
+        change = ("yes, after confirmation (else files a request)" if tool.confirm
+                  else "yes" if tool.changes else "nothing")
+        lines.append(f"| tool | `{tool.name}` | {change} | {tool.description} |")
+    for res in sorted(registry.resources, key=lambda r: r.uri_template):
+        lines.append(f"| resource | `{res.uri_template}` | nothing | {res.description} |")
+    for prompt in sorted(registry.prompts, key=lambda p: p.name):
+        lines.append(f"| prompt | `{prompt.name}` | nothing | {prompt.description} |")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    if args.list_tools:
+        print(list_offer())
+        return EXIT_OK
     from core.context import AppContext
     from mcp_server.auth import rate_per_min
     from mcp_server.server import build_server
@@ -45,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rate = rate_per_min()
     if not 0 < args.port < 65536:
         raise InvalidInput(f"--port: not a TCP port: {args.port}")
+    if args.transport == "http" and args.as_user:
+        raise InvalidInput("--as is for stdio; over HTTP each request acts as the owner of its "
+                           "bearer API token")
     ctx = AppContext.create()
     if args.transport == "stdio":
         actor = cli_actor(ctx, args.as_user)
@@ -55,9 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("MCP server on stdio, acting as %s", actor.username)
         server.run("stdio")
         return EXIT_OK
-    if args.as_user:
-        raise InvalidInput("--as is for stdio; over HTTP each request acts as the owner of its "
-                           "bearer API token")
     url = f"http://{args.host}:{args.port}"
     server = build_server(ctx, user=None, rate_per_min=rate, issuer_url=url)
     print(f"MCP server at {url}/mcp (streamable HTTP; Authorization: Bearer <API token>)",

@@ -31,6 +31,7 @@ from governance import tokens
 from governance.access import ensure_demo_accounts
 from governance.rbac import utcnow
 from governance.tables import ApiToken, AuditEntry
+from tests.mlflow_server import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -95,16 +96,10 @@ def test_stdio_outside_demo_mode_needs_a_token(demo) -> None:  # type: ignore[no
     assert "Traceback" not in done.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def http_server(demo) -> Iterator[tuple[AppContext, str]]:  # type: ignore[no-untyped-def]
     ctx, env = demo
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "jobs.mcp", "--transport", "http", "--port", str(port)],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
