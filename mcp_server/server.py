@@ -22,8 +22,10 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from core.actor import Actor
+from core.db import describe_db_error
 from core.errors import (
     AuthenticationError,
     Conflict,
@@ -192,6 +194,8 @@ def _tool(identity: Identity, spec: ToolSpec) -> Callable[..., Any]:
             raise ToolError(error_line(exc)) from None
         except ValidationError as exc:
             raise ToolError(validation_line(exc)) from None
+        except (OperationalError, InterfaceError) as exc:  # a database outage no service translated
+            raise ToolError(f"unavailable: {describe_db_error(exc)}") from None
 
     return _with_context(run, params, returns, spec.name)
 
@@ -214,13 +218,21 @@ async def _confirmed(ctx: Context, spec: ToolSpec, arguments: dict[str, Any]) ->
 def _resource(identity: Identity, spec: ResourceSpec) -> Callable[..., Any]:
     params, _ = _signature(spec.func, set())
 
-    async def read(ctx: Context, **parameters: Any) -> str:
+    async def read(ctx: Context | None = None, **parameters: Any) -> str:
         try:
             call = identity.call(ctx)
             return await anyio.to_thread.run_sync(lambda: spec.func(call, **parameters))
         except VigilError as exc:
             raise ResourceError(error_line(exc)) from None
+        except (OperationalError, InterfaceError) as exc:
+            raise ResourceError(f"unavailable: {describe_db_error(exc)}") from None
 
+    if not params:  # the SDK injects no Context into a static resource: the client stays unnamed
+        async def read_static() -> str:
+            return await read()
+
+        read_static.__name__ = spec.name
+        return read_static
     return _with_context(read, params, str, spec.name)
 
 

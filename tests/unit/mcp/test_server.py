@@ -51,6 +51,10 @@ def _registry() -> Registry:
     def echo_resource(call: Call, model: str) -> str:
         return f"{model} for {call.actor.username}"
 
+    @reg.resource("vigil://whoami", "me", "who the calls act as", mime_type="text/plain")
+    def me(call: Call) -> str:
+        return call.actor.username
+
     @reg.prompt("investigate", "Investigate model M")
     def investigate(model: str) -> str:
         return f"look at {model}"
@@ -88,6 +92,7 @@ def test_tools_schemas_and_call_act_as_the_user_via_mcp(sqlite_ctx) -> None:  # 
             assert result.structured_content["client_addr"].startswith("test-assistant")
             res = await client.read_resource("vigil://models/diabetes/echo")
             assert res.contents[0].text == "diabetes for val"
+            assert (await client.read_resource("vigil://whoami")).contents[0].text == "val"
             prompt = await client.get_prompt("investigate", {"model": "diabetes"})
             assert "look at diabetes" in prompt.messages[0].content.text
 
@@ -164,3 +169,13 @@ def test_rate_limiter_refills() -> None:
     assert limiter.take("b")[0]  # another token or user has its own bucket
     now[0] = 30.0
     assert limiter.take("a")[0]
+
+
+def test_error_line_names_the_kind_of_console_error() -> None:
+    from core.errors import InvalidInput, NotFound, ServiceUnavailable
+    from mcp_server.server import error_line
+
+    assert error_line(PermissionDenied("viewer may not\nroll back")) == "permission denied: viewer may not roll back"
+    assert error_line(NotFound("unknown model 'x'")) == "unknown model 'x'"
+    assert error_line(InvalidInput("limit: must be 1-500")) == "limit: must be 1-500"
+    assert error_line(ServiceUnavailable("MLflow did not answer")) == "unavailable: MLflow did not answer"
