@@ -164,7 +164,8 @@ def _with_context(wrapper: Callable[..., Any], params: list[inspect.Parameter], 
     if any(p.name == "ctx" for p in params):
         raise TypeError(f"{name}: a parameter may not be called 'ctx'")
     ordered = sorted(params, key=lambda p: p.kind) + [ctx_param]
-    wrapper.__signature__ = inspect.Signature(ordered, return_annotation=returns)  # type: ignore[attr-defined]
+    signature = inspect.Signature(ordered, return_annotation=returns)
+    wrapper.__signature__ = signature  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in ordered
                                if p.annotation is not inspect.Parameter.empty}
     if returns is not inspect.Signature.empty:

@@ -55,7 +55,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[AppContext, dict[str, str]]]:
 
 def _audit(ctx: AppContext, action: str) -> list[Any]:
     with ctx.engine.connect() as conn:
-        return list(conn.execute(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)))
+        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+        return list(conn.execute(query))
 
 
 def test_stdio_acts_as_the_demo_user_and_rate_limits(demo) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +93,8 @@ def test_stdio_outside_demo_mode_needs_a_token(demo) -> None:  # type: ignore[no
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL, check=False)
     assert done.returncode == 4
-    assert done.stderr.strip().splitlines()[-1].startswith("permission denied: --as admin needs a personal API token")
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("permission denied: --as admin needs a personal API token")
     assert "Traceback" not in done.stderr
 
 
@@ -110,7 +112,8 @@ def http_server(demo) -> Iterator[tuple[AppContext, str]]:  # type: ignore[no-un
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"MCP server did not start: {proc.stderr.read() if proc.stderr else ''}")
+                    problem = proc.stderr.read() if proc.stderr else ""
+                    raise AssertionError(f"MCP server did not start: {problem}")
                 time.sleep(0.2)
         yield ctx, f"http://127.0.0.1:{port}/mcp"
     finally:
@@ -164,7 +167,8 @@ def test_http_viewer_token_reads_and_is_rate_limited(http_server) -> None:  # ty
     assert token not in repr([tuple(r) for r in _audit(ctx, "token.create")])
 
 
-def test_http_without_a_valid_token_gets_the_authentication_error_only(http_server) -> None:  # type: ignore[no-untyped-def]
+def test_http_without_a_valid_token_gets_the_authentication_error_only(  # type: ignore[no-untyped-def]
+        http_server) -> None:
     ctx, url = http_server
     owner = Actor("operator", "ui")
     revoked = tokens.create_token(ctx, owner, "old laptop", expires_in_days=7)

@@ -13,6 +13,7 @@ from mcp.types import ElicitResult, Implementation
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from core.context import AppContext
 from core.errors import PermissionDenied
 from governance.tables import AuditEntry
 from mcp_server.auth import RateLimiter
@@ -70,7 +71,7 @@ def _client(server: Any, **kw: Any) -> Client:
     return Client(server, client_info=Implementation(name="test-assistant", version="1"), **kw)
 
 
-def test_tools_schemas_and_call_act_as_the_user_via_mcp(sqlite_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_tools_schemas_and_call_act_as_the_user_via_mcp(sqlite_ctx: AppContext) -> None:
     server = build_server(sqlite_ctx, user="val", registry=_registry())
 
     async def go() -> None:
@@ -99,7 +100,7 @@ def test_tools_schemas_and_call_act_as_the_user_via_mcp(sqlite_ctx) -> None:  # 
     _run(go)
 
 
-def test_errors_are_one_clear_line(sqlite_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_errors_are_one_clear_line(sqlite_ctx: AppContext) -> None:
     server = build_server(sqlite_ctx, user="val", registry=_registry())
 
     async def go() -> None:
@@ -116,7 +117,7 @@ def test_errors_are_one_clear_line(sqlite_ctx) -> None:  # type: ignore[no-untyp
     _run(go)
 
 
-def test_confirm_tools_ask_through_elicitation_or_only_file(sqlite_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_confirm_tools_ask_through_elicitation_or_only_file(sqlite_ctx: AppContext) -> None:
     server = build_server(sqlite_ctx, user="val", registry=_registry())
     asked: list[str] = []
 
@@ -142,7 +143,7 @@ def test_confirm_tools_ask_through_elicitation_or_only_file(sqlite_ctx) -> None:
     _run(go)
 
 
-def test_rate_limit_refuses_clearly_and_audits_once_per_burst(sqlite_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_refuses_clearly_and_audits_once_per_burst(sqlite_ctx: AppContext) -> None:
     add_user(sqlite_ctx, "val", "viewer")
     server = build_server(sqlite_ctx, user="val", rate_per_min=3, registry=_registry())
 
@@ -175,7 +176,8 @@ def test_error_line_names_the_kind_of_console_error() -> None:
     from core.errors import InvalidInput, NotFound, ServiceUnavailable
     from mcp_server.server import error_line
 
-    assert error_line(PermissionDenied("viewer may not\nroll back")) == "permission denied: viewer may not roll back"
+    denied = error_line(PermissionDenied("viewer may not\nroll back"))
+    assert denied == "permission denied: viewer may not roll back"
     assert error_line(NotFound("unknown model 'x'")) == "unknown model 'x'"
     assert error_line(InvalidInput("limit: must be 1-500")) == "limit: must be 1-500"
     assert error_line(ServiceUnavailable("MLflow did not answer")) == "unavailable: MLflow did not answer"
