@@ -32,6 +32,10 @@ def build_parser():  # type: ignore[no-untyped-def]
     p.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP + " (stdio only)")
     p.add_argument("--host", default="127.0.0.1", help="http: address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="http: port (default 8765)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="HOST[:PORT]",
+                   help="http: a Host header to accept besides localhost, e.g. vigil.example.org "
+                        "behind a proxy (repeatable; requests naming other hosts are refused, "
+                        "against DNS rebinding)")
     p.add_argument("--list-tools", action="store_true",
                    help="print each tool, resource and prompt with what it may change, and exit")
     return p
@@ -54,6 +58,25 @@ def list_offer() -> str:
     for prompt in sorted(registry.prompts, key=lambda p: p.name):
         lines.append(f"| prompt | `{prompt.name}` | nothing | {prompt.description} |")
     return "\n".join(lines)
+
+
+def transport_security(host: str, allowed: Sequence[str]):  # type: ignore[no-untyped-def]
+    """The SDK's DNS-rebinding guard: localhost always, plus each ``--allow-host`` (any port
+    when it names none); on a public address with no ``--allow-host``, the SDK's default."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    local = host in ("127.0.0.1", "localhost", "::1")
+    if not allowed and not local:
+        return None
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    for name in allowed:
+        name = name.strip()
+        if not name or any(c in name for c in "/ @?#"):
+            raise InvalidInput(f"--allow-host: not a host name: {name!r}")
+        hosts += [name] if ":" in name else [name, f"{name}:*"]
+        origins += [f"https://{name}", f"http://{name}"]
+    return TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = build_server(ctx, user=None, rate_per_min=rate, issuer_url=url)
     print(f"MCP server at {url}/mcp (streamable HTTP; Authorization: Bearer <API token>)",
           file=sys.stderr, flush=True)
-    server.run("streamable-http", host=args.host, port=args.port)
+    server.run("streamable-http", host=args.host, port=args.port,
+               transport_security=transport_security(args.host, args.allow_host))
     return EXIT_OK
 
 
