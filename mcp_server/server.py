@@ -14,13 +14,16 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
+from mcp.server.mcpserver.resolve import Elicit, Resolve
+from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -46,6 +49,9 @@ INSTRUCTIONS = (
     "Vigil, the console for production ML models: read health, drift, SLOs, explanations, "
     "releases and the audit log; request governed actions (rollback, retrain, releases), which "
     "go through the same permissions, approvals and audit log as a person in the console.")
+
+
+CONFIRMATION = "confirmation"  # the hidden parameter the SDK fills with the person's answer
 
 
 class ConfirmAction(BaseModel):
@@ -175,21 +181,54 @@ def _with_context(wrapper: Callable[..., Any], params: list[inspect.Parameter], 
 
 
 def _client_can_elicit(context: Context) -> bool:
+    """The client declared form elicitation, and this request has a way to ask it: a request
+    in the call (up to 2025-11-25) or an input-required round (2026-07-28 and later)."""
     try:
         caps = context.client_capabilities
-        return bool(caps is not None and caps.elicitation is not None and context.session.can_send_request)
+        form = caps.elicitation if caps is not None else None
+        if form is None or (form.form is None and form.url is not None):
+            return False
+        version = context.protocol_version
+        return bool((version is not None and is_version_at_least(version, "2026-07-28"))
+                    or context.session.can_send_request)
     except (AttributeError, ValueError, LookupError):
         return False
 
 
+def _confirmation(spec: ToolSpec, params: list[inspect.Parameter]) -> Callable[..., Any]:
+    """The SDK resolver that asks the person to confirm ``spec`` (with its arguments) through
+    elicitation, in whichever way the negotiated protocol asks; where the client cannot be
+    asked, the answer is "not confirmed" and the tool only files the request."""
+
+    def ask(ctx: Context, **arguments: Any) -> Any:
+        if not _client_can_elicit(ctx):
+            return ConfirmAction(confirm=False)
+        shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+        return Elicit(f"{spec.name}({shown}): {spec.description}\nConfirm this action?", ConfirmAction)
+
+    named = [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY) for p in params]
+    ctx_param = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
+    ask.__signature__ = inspect.Signature([ctx_param, *named])  # type: ignore[attr-defined]
+    ask.__annotations__ = {"ctx": Context}
+    return ask
+
+
+def _confirmed(outcome: Any) -> bool:
+    return isinstance(outcome, AcceptedElicitation) and bool(getattr(outcome.data, "confirm", False))
+
+
 def _tool(identity: Identity, spec: ToolSpec) -> Callable[..., Any]:
     params, returns = _signature(spec.func, {"confirmed"} if spec.confirm else set())
+    extra: list[inspect.Parameter] = []
+    if spec.confirm:
+        answer = Annotated[ElicitationResult[ConfirmAction], Resolve(_confirmation(spec, params))]
+        extra.append(inspect.Parameter(CONFIRMATION, inspect.Parameter.KEYWORD_ONLY, annotation=answer))
 
     async def run(ctx: Context, **arguments: Any) -> Any:
         try:
             call = identity.call(ctx)
             if spec.confirm:
-                arguments["confirmed"] = await _confirmed(ctx, spec, arguments)
+                arguments["confirmed"] = _confirmed(arguments.pop(CONFIRMATION, None))
             return await anyio.to_thread.run_sync(lambda: spec.func(call, **arguments))
         except VigilError as exc:
             raise ToolError(error_line(exc)) from None
@@ -198,22 +237,7 @@ def _tool(identity: Identity, spec: ToolSpec) -> Callable[..., Any]:
         except (OperationalError, InterfaceError) as exc:  # a database outage no service translated
             raise ToolError(f"unavailable: {describe_db_error(exc)}") from None
 
-    return _with_context(run, params, returns, spec.name)
-
-
-async def _confirmed(ctx: Context, spec: ToolSpec, arguments: dict[str, Any]) -> bool:
-    """Ask the human through elicitation where the client can; otherwise False (the tool then
-    only files the request for a person to confirm in the console)."""
-    if not _client_can_elicit(ctx):
-        return False
-    shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
-    try:
-        answer = await ctx.elicit(f"{spec.name}({shown}): {spec.description}\nConfirm this action?",
-                                  ConfirmAction)
-    except Exception as exc:  # noqa: BLE001  (a client that cannot answer: file the request only)
-        log.info("elicitation for %s failed (%s); filing the request only", spec.name, type(exc).__name__)
-        return False
-    return answer.action == "accept" and bool(getattr(answer.data, "confirm", False))
+    return _with_context(run, params + extra, returns, spec.name)
 
 
 def _resource(identity: Identity, spec: ResourceSpec) -> Callable[..., Any]:

@@ -132,13 +132,18 @@ def test_confirm_tools_ask_through_elicitation_or_only_file(sqlite_ctx: AppConte
         async with _client(server) as client:  # no elicitation capability: only files
             result = await client.call_tool("roll", {"model": "diabetes"})
             assert result.structured_content["confirmed"] is False
-        async with _client(server, elicitation_callback=yes, mode="legacy") as client:
-            result = await client.call_tool("roll", {"model": "diabetes"})
-            assert result.structured_content["confirmed"] is True
-            assert asked and "roll" in asked[0] and "diabetes" in asked[0]
-        async with _client(server, elicitation_callback=no, mode="legacy") as client:
-            result = await client.call_tool("roll", {"model": "diabetes"})
-            assert result.structured_content["confirmed"] is False
+        for mode in ("legacy", "auto"):  # a request mid-call (<= 2025-11-25), an input round (2026)
+            async with _client(server, elicitation_callback=yes, mode=mode) as client:
+                tool = [t for t in (await client.list_tools()).tools if t.name == "roll"][0]
+                assert set(tool.input_schema["properties"]) == {"model"}
+                result = await client.call_tool("roll", {"model": "diabetes"})
+                assert not result.is_error, result.content
+                assert result.structured_content["confirmed"] is True, mode
+                assert asked and "roll" in asked[-1] and "diabetes" in asked[-1]
+            async with _client(server, elicitation_callback=no, mode=mode) as client:
+                result = await client.call_tool("roll", {"model": "diabetes"})
+                assert result.structured_content["confirmed"] is False
+        assert len(asked) == 2
 
     _run(go)
 
