@@ -39,7 +39,7 @@ class ConsoleTokenVerifier:
         try:
             # the service audits a refusal (source mcp, a short hash id of the token, never it)
             owner = await anyio.to_thread.run_sync(
-                lambda: resolve_token(self.ctx, token, client_addr="mcp-http", source="mcp"))
+                lambda: resolve_token(self.ctx, token, client_addr="http", source="mcp"))
         except AuthenticationError:
             return None
         return AccessToken(token=token, client_id=owner, subject=owner, scopes=[],

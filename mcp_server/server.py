@@ -293,6 +293,9 @@ def build_server(ctx: Any, *, user: str | None = None, rate_per_min: int = 60,
 
 
 def _describe(tool: ToolSpec) -> str:
+    """The description, saying what the tool may change where it does not say so itself."""
+    if "change" in tool.description.lower():
+        return tool.description
     if tool.changes and tool.confirm:
         return (f"{tool.description} (Changes the console: asks you to confirm where the client "
                 "supports it; otherwise only files the request for a person to confirm.)")

@@ -34,7 +34,7 @@ class Echo(BaseModel):
 def _registry() -> Registry:
     reg = Registry()
 
-    @reg.tool("echo", "Says who called it. Changes nothing.")
+    @reg.tool("echo", "Says who called it.")
     def echo(call: Call, model: str, limit: int = 10) -> Echo:
         return Echo(user=call.actor.username, source=call.actor.source, client=call.client,
                     client_addr=call.actor.client_addr, model=model)
