@@ -32,6 +32,7 @@ from governance.access import ensure_demo_accounts
 from governance.rbac import utcnow
 from governance.tables import ApiToken, AuditEntry
 from tests.mlflow_server import free_port
+from tests.unit.logs.loghelpers import add_user
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -96,6 +97,24 @@ def test_stdio_outside_demo_mode_needs_a_token(demo) -> None:  # type: ignore[no
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("permission denied: --as admin needs a personal API token")
     assert "Traceback" not in done.stderr
+
+
+def test_stdio_outside_demo_mode_acts_as_the_tokens_owner(demo) -> None:  # type: ignore[no-untyped-def]
+    ctx, env = demo
+    add_user(ctx, "olivia", "operator", "diabetes")
+    token = tokens.create_token(ctx, Actor("olivia", "ui"), "laptop assistant", expires_in_days=7).token
+    env = {**env, "VIGIL_DEMO": "false", "VIGIL_TOKEN": token}
+    params = StdioServerParameters(command=sys.executable, cwd=str(REPO), env=env,
+                                   args=["-m", "jobs.mcp", "--transport", "stdio"])
+
+    async def go() -> Any:
+        async with Client(params, client_info=CLIENT, read_timeout_seconds=60) as client:
+            return await client.call_tool("whoami", {})
+
+    me = anyio.run(go).structured_content
+    assert me["user"] == "olivia"
+    assert me["roles"] == [{"role": "operator", "scope": "diabetes"}]
+    assert me["models_may_roll_back"] == ["diabetes"]
 
 
 @pytest.fixture
