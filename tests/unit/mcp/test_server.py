@@ -186,3 +186,13 @@ def test_error_line_names_the_kind_of_console_error() -> None:
     assert error_line(NotFound("unknown model 'x'")) == "unknown model 'x'"
     assert error_line(InvalidInput("limit: must be 1-500")) == "limit: must be 1-500"
     assert error_line(ServiceUnavailable("MLflow did not answer")) == "unavailable: MLflow did not answer"
+
+
+def test_entries_via_mcp_keep_the_chain_verifiable(sqlite_ctx: AppContext) -> None:
+    from core.actor import Actor
+
+    sqlite_ctx.audit.append(Actor("val", "ui"), "auth.sign_in", "user:val", "success")
+    sqlite_ctx.audit.append(Actor("val", "mcp", client_addr="desk-assistant@10.0.0.7"),
+                            "model.rollback", "diabetes", "denied", reason="viewer")
+    report = sqlite_ctx.audit.verify()
+    assert report.ok and report.count == 2, report.problem
