@@ -12,16 +12,17 @@ The rate limit is a token bucket per API token (HTTP) or per user (stdio).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
 from mcp.server.auth.provider import AccessToken
 
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, ConfigError
 
 RATE_ENV = "VIGIL_MCP_RATE_PER_MIN"
 DEFAULT_RATE_PER_MIN = 60
@@ -46,22 +47,16 @@ class ConsoleTokenVerifier:
                            claims={"token_id": token_id(token)})
 
 
-def rate_per_min(env: dict[str, str] | Any = None) -> int:
+def rate_per_min(env: Mapping[str, str] | None = None) -> int:
     """``VIGIL_MCP_RATE_PER_MIN`` (calls a minute per token or user; default 60)."""
-    import os
-
     raw = (env if env is not None else os.environ).get(RATE_ENV, "").strip()
     if not raw:
         return DEFAULT_RATE_PER_MIN
     try:
         value = int(raw)
     except ValueError:
-        from core.errors import ConfigError
-
         raise ConfigError(f"{RATE_ENV}: not a whole number: {raw!r}") from None
     if value < 1:
-        from core.errors import ConfigError
-
         raise ConfigError(f"{RATE_ENV}: must be at least 1, got {value}")
     return value
 
