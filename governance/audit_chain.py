@@ -24,7 +24,7 @@ from typing import Any
 
 GENESIS = "0" * 64
 OUTCOMES = ("success", "denied", "failed")
-SOURCES = ("ui", "job", "cli")
+SOURCES = ("ui", "job", "cli", "mcp")
 FIELDS = ("seq", "ts", "actor", "action", "resource", "outcome", "reason", "details", "source",
           "client_addr", "prev_hash", "hash")
 COLUMNS = ", ".join(FIELDS)
