@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.settings import Settings
     from governance import access, identity
     from governance.audit import export_audit
+    from governance.audit_export import export_signed
     from governance.audit_report import render_html, render_pdf
     from governance.rbac import grant
 
@@ -116,12 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         csv10_s, _, _ = timed(lambda: export_audit(ctx, auditor, "csv", until=UNTIL, limit=args.pdf_entries),
                               args.runs)
         html_s, _, page = timed(lambda: render_html(records, **report), args.runs)
+        # what an auditor runs (jobs.audit export --out, the Audit page): PII masking, the manifest,
+        # the signature and, for the PDF, the chain verification line on its cover
+        signed_csv_s, signed_csv_cpu, _ = timed(lambda: export_signed(ctx, auditor, "csv", until=UNTIL), args.runs)
+        signed_pdf_s, signed_pdf_cpu, _ = timed(
+            lambda: export_signed(ctx, auditor, "pdf", until=UNTIL, limit=args.pdf_entries), args.runs)
         pages = len(PdfReader(io.BytesIO(pdf)).pages)
         ctx.engine.dispose()
 
     med = statistics.median
-    csv_verdict = "meets" if med(csv_s) < 10 else "MISSES"
-    pdf_verdict = "meets" if med(pdf_s) < 30 else "MISSES"
+    csv_verdict = "meets" if max(med(csv_s), med(signed_csv_s)) < 10 else "MISSES"
+    pdf_verdict = "meets" if max(med(pdf_s), med(signed_pdf_s)) < 30 else "MISSES"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
     def runs(values: list[float]) -> str:
@@ -147,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         f"| `render_html`, same entries ({len(page) / 2**20:.1f} MiB) | {med(html_s):.2f} | | "
         f"{runs(html_s)} |",
         f"| ratio PDF / CSV of the same entries | {med(pdf_s) / med(csv10_s):.0f} | | |",
+        f"| signed export as users run it, CSV of {args.entries:,} (`export_signed`: PII masking, manifest, "
+        f"Ed25519 signature, audit entry) | {med(signed_csv_s):.2f} | {med(signed_csv_cpu):.2f} | "
+        f"{runs(signed_csv_s)} |",
+        f"| signed export as users run it, PDF of {args.pdf_entries:,} (plus the chain verification of the "
+        f"whole log for its cover) | {med(signed_pdf_s):.2f} | {med(signed_pdf_cpu):.2f} | {runs(signed_pdf_s)} |",
         f"| targets | CSV of {args.entries:,} under 10 s: {csv_verdict}; PDF of {args.pdf_entries:,} under "
         f"30 s: {pdf_verdict} | | |",
         "",

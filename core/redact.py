@@ -353,3 +353,13 @@ def install_log_redaction() -> None:
             previous_hook(exc_type, exc, tb)
 
     sys.excepthook = excepthook
+
+
+#: A cell starting with one of these is run as a formula by spreadsheet programs (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` for a CSV cell a person opens in a spreadsheet: a leading apostrophe when the
+    program would otherwise run it as a formula (OWASP "CSV injection")."""
+    return "'" + text if text.startswith(FORMULA_START) else text

@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from core.actor import Actor
 from core.db import session_scope
 from core.errors import InvalidInput
+from core.redact import spreadsheet_safe
 from core.timeutil import aware, utc_or_now, utcnow
 from governance import rbac
 from governance.rbac import Action, GrantView
@@ -41,7 +42,6 @@ from governance.tables import ApiToken, Grant, User
 EXPIRING_DAYS = 30
 UNUSED_DAYS = 90
 AUDIT_ACTION = "access.review"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
 
 
 @dataclass(frozen=True)
@@ -230,8 +230,7 @@ def _cell(value: Any) -> str:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return spreadsheet_safe(str(value))
 
 
 def rows_csv(rows: tuple[ReviewRow, ...] | list[ReviewRow],

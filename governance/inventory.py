@@ -28,6 +28,7 @@ from core.actor import Actor
 from core.config import InventoryFields
 from core.db import session_scope, write_scope
 from core.errors import InvalidInput
+from core.redact import spreadsheet_safe
 from governance.inventory_tables import InventoryEdit
 from governance.rbac import Action, require, viewable_models
 
@@ -234,9 +235,7 @@ def export_record(row: InventoryRow) -> dict[str, Any]:
 
 def _cell(value: Any) -> Any:
     """A CSV cell a spreadsheet will not run as a formula (owner and purpose are typed by people)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 def export_inventory(ctx: Any, viewer: Actor, fmt: str = "csv", *, today: date | None = None,

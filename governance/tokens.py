@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.actor import Actor
+from core.actor import Actor, Source
 from core.db import session_scope, write_scope
 from core.errors import AuthenticationError, Conflict, InvalidInput, NotFound, PermissionDenied
 from core.timeutil import aware, utcnow
@@ -182,8 +182,9 @@ def revoke_token(ctx: Any, actor: Actor, token_id_: int) -> TokenView:
     return view
 
 
-def resolve_token(ctx: Any, token: str, *, client_addr: str | None = None) -> str:
-    """The owner of a valid token (and ``last_used_at`` set), else AuthenticationError, audited."""
+def resolve_token(ctx: Any, token: str, *, client_addr: str | None = None, source: Source = "cli") -> str:
+    """The owner of a valid token (and ``last_used_at`` set), else AuthenticationError, audited
+    (as coming from ``source``: the command line, or the MCP server)."""
     presented = (token or "").strip()
     now = utcnow()
     owner: str | None = None
@@ -208,7 +209,7 @@ def resolve_token(ctx: Any, token: str, *, client_addr: str | None = None) -> st
                 else:
                     row.last_used_at = now
     if refusal is not None:
-        actor = Actor(owner or "anonymous", "cli", client_addr)
+        actor = Actor(owner or "anonymous", source, client_addr)
         ctx.audit.append(actor, "auth.token", f"user:{owner}" if owner else "*", "failed", reason=refusal,
                          details={"token_id": token_id(presented) if presented else None})
         raise AuthenticationError(TOKEN_REFUSED)

@@ -33,7 +33,10 @@ class ToolSpec:
     description: str  # says what the tool reads, and what it may change
     func: Callable[..., Any]  # func(call, **arguments) -> a pydantic BaseModel
     changes: bool = False  # True: it files or performs a governed action
-    confirm: bool = False  # True: ask the human (elicitation) before acting, where the client can
+    # True: ask the human (elicitation) before acting, where the client can. The function then
+    # takes ``confirmed: bool = False`` (hidden from the tool's input schema): the server passes
+    # True only when the person accepted; False means "only file the request for a person".
+    confirm: bool = False
 
 
 @dataclass(frozen=True)

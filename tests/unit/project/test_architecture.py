@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-BELOW_UI = ("core", "governance", "monitoring", "jobs", "demo")
+BELOW_UI = ("core", "governance", "monitoring", "jobs", "demo", "mcp_server")
 
 
 def _imports(path: Path) -> set[str]:
