@@ -50,7 +50,7 @@ def list_offer() -> str:
     registry = load()
     lines = ["| kind | name | may change | description |", "|---|---|---|---|"]
     for tool in sorted(registry.tools, key=lambda t: t.name):
-        change = ("yes, after confirmation (else files a request)" if tool.confirm
+        change = ("yes, after confirmation" if tool.confirm
                   else "yes" if tool.changes else "nothing")
         lines.append(f"| tool | `{tool.name}` | {change} | {tool.description} |")
     for res in sorted(registry.resources, key=lambda r: r.uri_template):

@@ -333,8 +333,8 @@ def slo_status(call: Call, model: ModelName, at: When = None) -> SLOStatus:
 # -- explanations --------------------------------------------------------------------------------
 @REGISTRY.tool(
     "explanations",
-    "Read only. The latest SHAP report of a model: top features by mean |SHAP| (with the reference's), "
-    "and the attribution drift of the newest report. Feature values are never returned.")
+    "Read only. The latest SHAP report of a model: top features by mean absolute SHAP value (with the "
+    "reference's), and the attribution drift of the newest report. Feature values are never returned.")
 def explanations(call: Call, model: ModelName,
                  top: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="how many features")] = 10
                  ) -> Explanations:

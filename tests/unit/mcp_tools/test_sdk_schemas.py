@@ -28,3 +28,12 @@ def test_every_tool_has_input_and_output_schemas_the_sdk_accepts() -> None:
                            skip_names=["call", "confirmed"]).arg_model.model_json_schema()
     assert decide["properties"]["decision"]["enum"] == ["approve", "reject"]
     assert decide["required"] == ["request_id", "decision"]
+
+
+def test_the_readme_table_is_what_list_tools_prints() -> None:
+    from pathlib import Path
+
+    import jobs.mcp as job
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert job.list_offer().strip() in readme  # regenerate with: python -m jobs.mcp --list-tools
