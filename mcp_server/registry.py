@@ -35,7 +35,8 @@ class ToolSpec:
     changes: bool = False  # True: it files or performs a governed action
     # True: ask the human (elicitation) before acting, where the client can. The function then
     # takes ``confirmed: bool = False`` (hidden from the tool's input schema): the server passes
-    # True only when the person accepted; False means "only file the request for a person".
+    # True only when the person accepted; with False the tool acts on nothing and says where in
+    # the console a person does it (no service files a pending rollback or decision).
     confirm: bool = False
 
 
