@@ -260,6 +260,7 @@ def test_inventory_cli_list_export_edit(tmp_path: Path, monkeypatch, capsys) -> 
     repo = Path(__file__).resolve().parents[3]
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("VIGIL_TOKEN", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # another test's registry, in a full run
     monkeypatch.setenv("VIGIL_DEMO", "true")
     monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("VIGIL_CONFIG", str(repo / "config" / "models.yaml"))
