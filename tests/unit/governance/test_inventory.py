@@ -260,7 +260,7 @@ def test_inventory_cli_list_export_edit(tmp_path: Path, monkeypatch, capsys) -> 
     repo = Path(__file__).resolve().parents[3]
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("VIGIL_TOKEN", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # another test's registry, in a full run
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # MLflow down: nothing listens there
     monkeypatch.setenv("VIGIL_DEMO", "true")
     monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("VIGIL_CONFIG", str(repo / "config" / "models.yaml"))
@@ -273,7 +273,7 @@ def test_inventory_cli_list_export_edit(tmp_path: Path, monkeypatch, capsys) -> 
     # the shipped diabetes entry is overdue (due 2026-10-20) on any day from now on
     assert run_main(cli.main, ["list", "--as", "vic", "--fail-on-overdue"]) == EXIT_FAILED
     out = capsys.readouterr().out
-    assert "overdue since 2026-10-20" in out and "unavailable" in out  # no MLflow in this data dir
+    assert "overdue since 2026-10-20" in out and "unavailable" in out  # versions: MLflow does not answer
     assert run_main(cli.main, ["edit", "--as", "vic", "diabetes", "--set", "risk_tier=low"]) == EXIT_DENIED
     assert "vic may not inventory.edit on diabetes" in capsys.readouterr().err
     assert run_main(cli.main, ["edit", "--as", "alice", "diabetes", "--set", "risk_tier=extreme"]) == EXIT_USAGE
