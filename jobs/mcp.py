@@ -43,9 +43,8 @@ def build_parser():  # type: ignore[no-untyped-def]
 
 def list_offer() -> str:
     """The tools, resources and prompts the server offers, one line each (Markdown table rows)."""
-    from mcp_server.registry import load
-
     import mcp_server.server_tools  # noqa: F401  (the server's own tools)
+    from mcp_server.registry import load
 
     registry = load()
     lines = ["| kind | name | may change | description |", "|---|---|---|---|"]

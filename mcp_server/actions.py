@@ -43,23 +43,21 @@ NOT_DECIDED = ("Nothing was decided: a decision on a release request needs your 
     "Changes the champion: points the model's 'champion' alias in MLflow back at to_version (default: the "
     "previous champion) and runs the model's deploy hook, as the Releases page's Rollback does. Needs "
     "model.rollback on the model and a reason; audited. Only once you confirm it when asked; unconfirmed, "
-    "nothing changes and the answer says where to roll back in the console.",
+    "nothing changes and the answer says where to roll back in the console. A caller without the grant "
+    "is refused (and the refusal audited) either way.",
     changes=True, confirm=True)
 def request_rollback(call: Call, model: ModelName, reason: Reason,
                      to_version: Annotated[str | None, Field(max_length=64, description="version to go back to")] = None,
                      confirmed: bool = False) -> ActionResult:
     from governance.promotion import rollback
-
     from governance.rbac import can
 
     check_model(call, model)
-    if confirmed is not True:
-        # the Releases page shows its Rollback button by the same check; the service checks again
-        message = NOT_CONFIRMED if can(call.ctx, call.actor.username, "model.rollback", model) else (
-            f"Nothing was rolled back: {call.actor.username} may not roll back {model} (needs the "
-            "model.rollback permission on it); ask an operator.")
-        return ActionResult(action="request_rollback", model=model, done=False, message=message,
+    if confirmed is not True and can(call.ctx, call.actor.username, "model.rollback", model):
+        return ActionResult(action="request_rollback", model=model, done=False, message=NOT_CONFIRMED,
                             details={"to_version": to_version})
+    # confirmed, or a caller without the grant: the service decides; it refuses (PermissionDenied,
+    # audited with source mcp and the client) whoever may not roll back, confirmed or not
     move = rollback(call.ctx, call.actor, model, reason=reason, to_version=to_version)
     return ActionResult(
         action="request_rollback", model=model, done=True,

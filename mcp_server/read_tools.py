@@ -212,10 +212,9 @@ def _features(run: Any, pii: Sequence[str]) -> list[DriftFeature]:
 def drift_summary(call: Call, model: ModelName, start: When = None, end: When = None,
                   window: Annotated[str | None, Field(description="window length, e.g. 1d", max_length=16)] = None,
                   limit: Limit = DEFAULT_LIMIT, offset: Offset = 0) -> DriftSummary:
+    from core.timeutil import parse_window
     from monitoring.drift.service import latest_run, list_runs
     from monitoring.explain.service import drift_that_matters
-
-    from core.timeutil import parse_window
 
     check_model(call, model)
     limit, offset = check_page(limit, offset)

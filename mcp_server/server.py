@@ -19,8 +19,8 @@ from typing import Annotated, Any
 import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types.version import is_version_at_least
@@ -269,9 +269,8 @@ def build_server(ctx: Any, *, user: str | None = None, rate_per_min: int = 60,
     must carry a valid personal API token (``issuer_url``: this server's own address, which
     the SDK's auth settings require).
     """
-    from mcp_server.registry import load
-
     import mcp_server.server_tools  # noqa: F401  (registers the server's own tools)
+    from mcp_server.registry import load
 
     registry = registry or load()
     identity = Identity(ctx, user, RateLimiter(rate_per_min))

@@ -48,9 +48,16 @@ def test_an_unconfirmed_rollback_changes_nothing_and_says_where_to_confirm(pctx)
     before = pctx.audit.count()
     out = actions.request_rollback(call_as(pctx, "opal"), BC, "latency incident")
     assert out.done is False and "Releases page" in out.message
-    refused = actions.request_rollback(call_as(pctx, "vic"), BC, "latency incident")
-    assert refused.done is False and "may not roll back" in refused.message
     assert pctx.audit.count() == before and aliases(pctx)["champion"] == "3"
+
+
+def test_a_viewers_unconfirmed_rollback_is_still_refused_and_audited(pctx) -> None:  # type: ignore[no-untyped-def]
+    # a client that cannot ask the person (no elicitation) must not hide a refusal from the audit log
+    with pytest.raises(PermissionDenied, match="vic may not"):
+        actions.request_rollback(call_as(pctx, "vic"), BC, "latency incident")
+    entry = last(pctx, "model.rollback")
+    assert (entry.actor, entry.outcome, entry.source, entry.client_addr) == ("vic", "denied", "mcp", CLIENT)
+    assert aliases(pctx)["champion"] == "3"
 
 
 def test_an_operators_confirmed_rollback_moves_the_alias_and_is_audited_via_mcp(pctx) -> None:  # type: ignore[no-untyped-def]
