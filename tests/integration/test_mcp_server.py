@@ -217,3 +217,30 @@ def test_http_without_a_valid_token_gets_the_authentication_error_only(  # type:
     assert {r.source for r in refusals} == {"mcp"}
     stored = repr([tuple(r) for r in refusals])
     assert revoked.token not in stored and expired.token not in stored
+
+
+def test_http_viewer_reads_health_and_drift_but_is_refused_audit_and_rollback(http_server) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15's check over streamable HTTP with the SDK's client: a viewer's token reads the
+    health of day 24 and the drift, and is refused an audit search and a rollback, each refusal
+    audited by the service with source mcp and the client's name."""
+    from tests.unit.mcp_tools.data import T0, drift_run, health_story
+
+    ctx, url = http_server
+    health_story(ctx, "breast-cancer")
+    drift_run(ctx, "breast-cancer", T0 + timedelta(days=6))
+    token = tokens.create_token(ctx, Actor("viewer", "ui"), "desk assistant", expires_in_days=7).token
+
+    async def calls(client: Client) -> list[Any]:
+        return [await client.call_tool("model_health", {"model": "breast-cancer", "at": "2026-11-24T15:00:00Z"}),
+                await client.call_tool("drift_summary", {"model": "breast-cancer"}),
+                await client.call_tool("audit_search", {}),
+                await client.call_tool("request_rollback", {"model": "breast-cancer", "reason": "p99 spike"})]
+
+    health, drift, audit, rollback = anyio.run(_connect_and, url, token, calls)
+    assert not health.is_error and health.structured_content["status"] == "critical"
+    assert not drift.is_error and "mean_radius" in drift.structured_content["latest"]["drifted_feature_names"]
+    assert audit.is_error and audit.content[0].text.startswith("permission denied: viewer may not audit.read")
+    assert rollback.is_error and rollback.content[0].text.startswith("permission denied: viewer may not model.rollback")
+    for action in ("audit.read", "model.rollback"):
+        [row] = [r for r in _audit(ctx, action) if r.outcome == "denied"]
+        assert (row.actor, row.source) == ("viewer", "mcp") and row.client_addr.startswith("desk-assistant")
