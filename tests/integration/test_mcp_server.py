@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -31,6 +30,7 @@ from governance import tokens
 from governance.access import ensure_demo_accounts
 from governance.rbac import utcnow
 from governance.tables import ApiToken, AuditEntry
+from tests import asyncrun
 from tests.mlflow_server import free_port
 from tests.unit.logs.loghelpers import add_user
 
@@ -71,7 +71,7 @@ def test_stdio_acts_as_the_demo_user_and_rate_limits(demo) -> None:  # type: ign
             results = [await client.call_tool("whoami", {}) for _ in range(6)]
             return names, results
 
-    names, results = anyio.run(go)
+    names, results = asyncrun.run(go)
     assert "whoami" in names
     first = results[0]
     assert not first.is_error, first.content
@@ -111,7 +111,7 @@ def test_stdio_outside_demo_mode_acts_as_the_tokens_owner(demo) -> None:  # type
         async with Client(params, client_info=CLIENT, read_timeout_seconds=60) as client:
             return await client.call_tool("whoami", {})
 
-    me = anyio.run(go).structured_content
+    me = asyncrun.run(go).structured_content
     assert me["user"] == "olivia"
     assert me["roles"] == [{"role": "operator", "scope": "diabetes"}]
     assert me["models_may_roll_back"] == ["diabetes"]
@@ -174,7 +174,7 @@ def test_http_viewer_token_reads_and_is_rate_limited(http_server) -> None:  # ty
         names = [t.name for t in (await client.list_tools()).tools]
         return names, [await client.call_tool("whoami", {}) for _ in range(5)]
 
-    names, results = anyio.run(_connect_and, url, token, calls)
+    names, results = asyncrun.run(_connect_and, url, token, calls)
     assert "whoami" in names
     assert not results[0].is_error, results[0].content
     assert results[0].structured_content["user"] == "viewer"
@@ -208,7 +208,7 @@ def test_http_without_a_valid_token_gets_the_authentication_error_only(  # type:
         return await client.call_tool("whoami", {})
 
     with pytest.raises(Exception) as refused:  # the SDK's client cannot even connect
-        anyio.run(_connect_and, url, revoked.token, whoami)
+        asyncrun.run(_connect_and, url, revoked.token, whoami)
     assert isinstance(_leaf(refused.value), MCPError)
 
     refusals = _audit(ctx, "auth.token")
@@ -236,7 +236,7 @@ def test_http_viewer_reads_health_and_drift_but_is_refused_audit_and_rollback(ht
                 await client.call_tool("audit_search", {}),
                 await client.call_tool("request_rollback", {"model": "breast-cancer", "reason": "p99 spike"})]
 
-    health, drift, audit, rollback = anyio.run(_connect_and, url, token, calls)
+    health, drift, audit, rollback = asyncrun.run(_connect_and, url, token, calls)
     assert not health.is_error and health.structured_content["status"] == "critical"
     assert not drift.is_error and "mean_radius" in drift.structured_content["latest"]["drifted_feature_names"]
     assert audit.is_error and audit.content[0].text.startswith("permission denied: viewer may not audit.read")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
 from mcp.types import ElicitResult, Implementation
@@ -19,6 +18,7 @@ from governance.tables import AuditEntry
 from mcp_server.auth import RateLimiter
 from mcp_server.registry import Call, Registry
 from mcp_server.server import build_server
+from tests import asyncrun
 from tests.unit.logs.loghelpers import add_user
 
 
@@ -64,7 +64,7 @@ def _registry() -> Registry:
 
 
 def _run(coro_fn: Any) -> Any:
-    return anyio.run(coro_fn)
+    return asyncrun.run(coro_fn)
 
 
 def _client(server: Any, **kw: Any) -> Client:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import anyio
 import pytest
 
 mcp = pytest.importorskip("mcp")
@@ -18,6 +17,7 @@ from mcp import Client  # noqa: E402
 from mcp.types import ElicitResult, Implementation  # noqa: E402
 
 from mcp_server.server import build_server  # noqa: E402
+from tests import asyncrun
 from tests.unit.governance.test_promotion import RM, make_versions  # noqa: E402
 from tests.unit.logs.loghelpers import add_user  # noqa: E402
 from tests.unit.mcp_tools.data import T0, health_story, slo_story  # noqa: E402
@@ -53,7 +53,7 @@ def test_day_24_is_answered_and_a_viewer_is_refused_the_audit_log(sqlite_ctx) ->
             bad = await client.call_tool("model_health", {"model": "nope"})
             assert bad.is_error and "unknown model 'nope'" in bad.content[0].text
 
-    anyio.run(go)
+    asyncrun.run(go)
     entry = [e for e in sqlite_ctx.audit.query(action="audit.read")][-1]
     assert (entry.actor, entry.outcome, entry.source) == ("val", "denied", "mcp")
     assert entry.client_addr.startswith("test-assistant")
@@ -85,7 +85,7 @@ def test_a_rollback_moves_the_alias_only_when_the_person_confirms(sqlite_ctx, tm
             assert done.structured_content["done"] is True
             assert asked and "request_rollback" in asked[-1]
 
-    anyio.run(go)
+    asyncrun.run(go)
     assert promotion.registry_of(sqlite_ctx).aliases(RM)["champion"] == "2"
     entry = [e for e in sqlite_ctx.audit.query(action="model.rollback")][-1]
     assert (entry.actor, entry.outcome, entry.source) == ("otto", "success", "mcp")
